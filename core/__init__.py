@@ -1,0 +1,1 @@
+"""Shared infrastructure: settings, database, Redis, clock, ids, errors. No business rules."""

@@ -1,0 +1,110 @@
+"""Database engine and the unit of work: one transaction per use case, committed in one place."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from core.settings import Settings, get_settings
+
+# Stable constraint names, so Alembic migrations name things the same on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+# Execution option: on SQLite, begin with a plain (deferred) BEGIN instead of BEGIN IMMEDIATE.
+DEFERRED_BEGIN = "wujiang_deferred_begin"
+
+
+def configure_metadata(metadata: MetaData) -> None:
+    metadata.naming_convention = NAMING_CONVENTION
+
+
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    """An engine for `url`; SQLite gets real transactions (savepoints, BEGIN IMMEDIATE)."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        _make_sqlite_transactional(engine)
+        return engine
+    return create_async_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+def _make_sqlite_transactional(engine: AsyncEngine) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT and defers locking until the first
+    # write; take over BEGIN so each unit of work holds the write lock from its start.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Reads that must not queue behind a writer (health checks) opt into a deferred BEGIN.
+        deferred = connection.get_execution_options().get(DEFERRED_BEGIN, False)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+class Database:
+    """The process-wide engine and session factory for one database URL."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits if the block returns and rolls back otherwise."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            else:
+                await session.commit()
+
+    async def ping(self) -> None:
+        """One round trip (`SELECT 1`) that never waits for SQLite's write lock."""
+        async with self.engine.connect() as connection:
+            connection = await connection.execution_options(**{DEFERRED_BEGIN: True})
+            await connection.exec_driver_sql("SELECT 1")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+_database: Database | None = None
+
+
+def get_database() -> Database:
+    global _database
+    if _database is None:
+        _database = Database(get_settings())
+    return _database
+
+
+def set_database(database: Database | None) -> None:
+    """Swap the process-wide database (tests, CLI with an explicit URL)."""
+    global _database
+    _database = database

@@ -1,0 +1,85 @@
+"""Opening and looking up ledger accounts."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import clock
+from core.ids import new_id
+from ledger import repository as repo
+from ledger.errors import AccountConflict, InvalidAccount, UnknownAccount
+from ledger.models import AccountFlags
+from ledger.repository import AccountRef
+from ledger.schemas import AccountOut
+
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$")
+ASSET = re.compile(r"^[A-Z][A-Z0-9]{0,15}$")
+DEFAULT_ASSET = "PT"
+
+
+async def open_account(
+    session: AsyncSession,
+    *,
+    code: str,
+    asset: str = DEFAULT_ASSET,
+    flags: AccountFlags = AccountFlags.NONE,
+) -> AccountOut:
+    """Open the account, or return it if it is already open with the same asset and flags."""
+    if not CODE.match(code):
+        raise InvalidAccount("Account codes are 1-200 characters of letters, digits and . _ : @ -")
+    if not ASSET.match(asset):
+        raise InvalidAccount(
+            "Assets are 1-16 upper-case letters or digits, starting with a letter."
+        )
+    if flags & AccountFlags.LOTS and not flags & AccountFlags.NO_NEGATIVE:
+        raise InvalidAccount("A LOTS account must also be NO_NEGATIVE.")
+    await repo.insert_account_if_absent(
+        session,
+        {
+            "id": new_id(),
+            "code": code,
+            "asset": asset,
+            "flags": int(flags),
+            "balance": 0 if flags & AccountFlags.NO_NEGATIVE else None,
+            "created_at": clock.now(),
+        },
+    )
+    account = await get_account(session, code=code)
+    if account.asset != asset or account.flags != int(flags):
+        raise AccountConflict(
+            f"{code} is already open with asset {account.asset} and flags {account.flags}.",
+            account=code,
+        )
+    return account
+
+
+async def get_account(session: AsyncSession, *, code: str) -> AccountOut:
+    """The account with its current balance (summed from postings if not materialised)."""
+    row = await repo.account_row(session, code)
+    if row is None:
+        raise UnknownAccount(f"No ledger account {code}.", account=code)
+    balance = row.balance
+    if balance is None:
+        balance = await repo.sum_postings(session, row.id)
+    return AccountOut(id=row.id, code=row.code, asset=row.asset, flags=row.flags, balance=balance)
+
+
+async def resolve(session: AsyncSession, codes: list[str]) -> dict[str, AccountRef]:
+    """Accounts by code, refusing any that do not exist."""
+    found = await repo.accounts_by_code(session, codes)
+    missing = sorted(set(codes) - found.keys())
+    if missing:
+        raise UnknownAccount(f"No ledger account {missing[0]}.", accounts=missing[:20])
+    return found
+
+
+async def system_account(session: AsyncSession, purpose: str, asset: str) -> AccountRef:
+    """The ledger's own account for `purpose` (held, expired) in `asset`, opened on first use."""
+    code = f"ledger:{purpose}:{asset}"
+    found = await repo.accounts_by_code(session, [code])
+    if code not in found:
+        await open_account(session, code=code, asset=asset)
+        found = await repo.accounts_by_code(session, [code])
+    return found[code]

@@ -129,11 +129,15 @@ async def add_to_balances_pg(
     return {r.id: int(r.balance) for r in rows}
 
 
-async def lock_account(session: AsyncSession, account_id: uuid.UUID) -> None:
-    stmt = select(account_t.c.id).where(account_t.c.id == account_id)
+async def lock_accounts(session: AsyncSession, account_ids: Sequence[uuid.UUID]) -> None:
+    """Row locks in id order, the one order every writer uses (SQLite: the database lock)."""
     if dialect(session) == "postgresql":
-        stmt = stmt.with_for_update()
-    await session.execute(stmt)
+        await session.execute(
+            select(account_t.c.id)
+            .where(account_t.c.id.in_(account_ids))
+            .order_by(account_t.c.id)
+            .with_for_update()
+        )
 
 
 async def stored_balance(session: AsyncSession, account_id: uuid.UUID) -> int | None:
@@ -323,14 +327,20 @@ async def accounts_with_expired_lots(
 
 
 async def expired_lots(
-    session: AsyncSession, account_id: uuid.UUID, now: datetime
-) -> Sequence[Any]:
+    session: AsyncSession, account_ids: Sequence[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, list[Any]]:
+    """Expired lots with something left, by account, oldest-expiring first."""
     rows = await session.execute(
-        select(lot_t.c.id, lot_t.c.remaining)
-        .where(lot_t.c.account_id == account_id, lot_t.c.expires_at <= now, lot_t.c.remaining > 0)
+        select(lot_t.c.id, lot_t.c.account_id, lot_t.c.remaining)
+        .where(
+            lot_t.c.account_id.in_(account_ids), lot_t.c.expires_at <= now, lot_t.c.remaining > 0
+        )
         .order_by(*_expiry_order())
     )
-    return rows.all()
+    grouped: dict[uuid.UUID, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.account_id, []).append(row)
+    return grouped
 
 
 # holds
@@ -372,14 +382,17 @@ async def resolve_hold(
     return result.first() is not None
 
 
-async def overdue_hold_ids(session: AsyncSession, now: datetime, limit: int) -> list[uuid.UUID]:
-    rows = await session.execute(
-        select(hold_t.c.id)
+async def lock_overdue_holds(session: AsyncSession, now: datetime, limit: int) -> Sequence[Any]:
+    """Pending holds past their timeout, locked in id order; ones locked elsewhere are skipped."""
+    stmt = (
+        select(hold_t)
         .where(hold_t.c.status == "pending", hold_t.c.expires_at <= now)
-        .order_by(hold_t.c.expires_at, hold_t.c.id)
+        .order_by(hold_t.c.id)
         .limit(limit)
     )
-    return [r[0] for r in rows]
+    if dialect(session) == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return (await session.execute(stmt)).all()
 
 
 # checkpoints

@@ -96,6 +96,13 @@ def _validate_posting(posting: PlannedPosting, seen: set[uuid.UUID]) -> None:
         raise InvalidEntry("An expiry applies to credits only.", account=account.code)
 
 
+def _check_expiries(entry: PlannedEntry, now: datetime) -> None:
+    for posting in entry.postings:
+        lots = posting.lots
+        if lots and lots.mode == "new" and lots.expires_at and lots.expires_at <= now:
+            raise InvalidEntry("The expiry must be in the future.", account=posting.account.code)
+
+
 async def apply(session: AsyncSession, planned: list[PlannedEntry]) -> list[EntryOut]:
     """Write the entries atomically (the caller's transaction), replaying known keys."""
     now = clock.now()
@@ -109,6 +116,7 @@ async def apply(session: AsyncSession, planned: list[PlannedEntry]) -> list[Entr
     fresh = [e for e in unique if e.key in seqs]
     for entry in fresh:
         entry.seq = seqs[entry.key]
+        _check_expiries(entry, now)  # after the replay check: a retry may come after the expiry
     replays = await _replays(session, [e for e in unique if e.key not in seqs])
     await _apply_balances(session, fresh)
     await _apply_lots(session, fresh, now)

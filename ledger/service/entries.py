@@ -15,6 +15,7 @@ from ledger import repository as repo
 from ledger.errors import (
     AlreadyReversed,
     EntryNotFound,
+    IdempotencyConflict,
     InvalidEntry,
     NotReversible,
     ReversalExceedsRemaining,
@@ -56,14 +57,13 @@ async def post_entries(session: AsyncSession, entries: Sequence[EntryIn]) -> lis
     if not entries:
         return []
     accounts = await resolve(session, [p.account for e in entries for p in e.postings])
-    now = clock.now()
-    return await engine.apply(session, [_plan_transfer(e, accounts, now) for e in entries])
+    return await engine.apply(session, [_plan_transfer(e, accounts) for e in entries])
 
 
-def _plan_transfer(entry: EntryIn, accounts: dict[str, AccountRef], now: datetime) -> PlannedEntry:
+def _plan_transfer(entry: EntryIn, accounts: dict[str, AccountRef]) -> PlannedEntry:
     _check_annotations(entry.memo, entry.metadata)
     effective_at = clock.as_utc(entry.effective_at) if entry.effective_at else None
-    postings = [_plan_posting(p, accounts[p.account], now) for p in entry.postings]
+    postings = [_plan_posting(p, accounts[p.account]) for p in entry.postings]
     fingerprint = {
         "kind": "transfer",
         "postings": [[p.account, p.amount, p.expires_at] for p in entry.postings],
@@ -84,15 +84,13 @@ def _plan_transfer(entry: EntryIn, accounts: dict[str, AccountRef], now: datetim
     )
 
 
-def _plan_posting(posting: PostingIn, account: AccountRef, now: datetime) -> PlannedPosting:
+def _plan_posting(posting: PostingIn, account: AccountRef) -> PlannedPosting:
     expires_at = clock.as_utc(posting.expires_at) if posting.expires_at else None
     if expires_at is not None:
         if not account.lots:
             raise InvalidEntry("Only LOTS accounts take an expiry.", account=account.code)
         if posting.amount < 0:
             raise InvalidEntry("An expiry applies to credits only.", account=account.code)
-        if expires_at <= now:
-            raise InvalidEntry("The expiry must be in the future.", account=account.code)
     lots = None
     if account.lots:
         lots = LotPlan("new", expires_at) if posting.amount > 0 else LotPlan("fifo")
@@ -128,6 +126,16 @@ async def reverse(
         raise EntryNotFound(f"No ledger entry {entry_id}.", entry_id=str(entry_id))
     if original.kind != "transfer":
         raise NotReversible(f"A {original.kind} entry cannot be reversed.", kind=original.kind)
+    fingerprint = {
+        "kind": "reversal",
+        "reverses": entry_id,
+        "amount": amount,
+        "memo": memo,
+        "actor": actor,
+    }
+    earlier = await _earlier_reversal(session, entry_id, key, fingerprint)
+    if earlier is not None:
+        return earlier
     legs = await repo.postings_of(session, [entry_id])
     accounts = await repo.accounts_by_id(session, [p.account_id for p in legs])
     sizes = _reversal_sizes(legs, amount)
@@ -137,13 +145,6 @@ async def reverse(
         back = -sizes[leg.account_id]
         plan = await _reversal_lots(session, entry_id, account, back) if account.lots else None
         postings.append(PlannedPosting(account, back, plan))
-    fingerprint = {
-        "kind": "reversal",
-        "reverses": entry_id,
-        "amount": amount,
-        "memo": memo,
-        "actor": actor,
-    }
     planned = PlannedEntry(
         key=key,
         kind="reversal",
@@ -156,6 +157,22 @@ async def reverse(
         on_taken_reversal=AlreadyReversed,
     )
     return (await engine.apply(session, [planned]))[0]
+
+
+async def _earlier_reversal(
+    session: AsyncSession, entry_id: uuid.UUID, key: str, fingerprint: dict[str, Any]
+) -> EntryOut | None:
+    """The reversal already made with this key (a replay), or a refusal if one exists."""
+    existing = await repo.entry_reversing(session, entry_id)
+    if existing is None:
+        return None
+    if existing.key != key:
+        raise AlreadyReversed("The entry has already been reversed.", entry_id=str(entry_id))
+    if existing.request_hash != hashing.request_hash(fingerprint):
+        raise IdempotencyConflict("This key was used for a different reversal.", key=key)
+    out = (await engine.load_outputs(session, [existing]))[key]
+    out.replayed = True
+    return out
 
 
 def _reversal_sizes(legs: Sequence[Any], amount: int | None) -> dict[uuid.UUID, int]:

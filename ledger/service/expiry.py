@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
 from ledger import hashing
 from ledger import repository as repo
+from ledger.repository import AccountRef
 from ledger.schemas import ExpiryResult
 from ledger.service import engine
 from ledger.service.accounts import system_account
@@ -23,36 +26,41 @@ async def expire(
 ) -> ExpiryResult:
     """Post one expiry entry per account for its lots expired by `now` (up to `limit` accounts).
 
-    Each account's row is locked before its lots are read, so a concurrent spend or a second
-    expiry run waits, then sees what is really left: every lot expires exactly once."""
+    The accounts' rows are locked (in id order) before their lots are read, so a concurrent
+    spend or a second expiry run waits, then sees what is really left: every lot expires exactly
+    once. Give it a transaction of its own."""
     now = clock.as_utc(now) if now else clock.now()
-    result = ExpiryResult()
-    for account_id in await repo.accounts_with_expired_lots(session, now, limit):
-        await repo.lock_account(session, account_id)
-        lots = await repo.expired_lots(session, account_id, now)
-        if not lots:
-            continue
-        account = (await repo.accounts_by_id(session, [account_id]))[account_id]
-        sink = await system_account(session, "expired", account.asset)
-        total = sum(lot.remaining for lot in lots)
-        seal = hashlib.sha256(
-            "|".join(f"{lot.id}:{lot.remaining}" for lot in lots).encode()
-        ).hexdigest()[:40]
-        consume = LotPlan("from_lots", lot_ids=tuple(lot.id for lot in lots))
-        planned = PlannedEntry(
-            key=f"expiry:{account_id}:{seal}",
-            kind="expiry",
-            actor=SYSTEM_ACTOR,
-            postings=[
-                PlannedPosting(account, -total, consume),
-                PlannedPosting(sink, total),
-            ],
-            request_hash=hashing.request_hash({"kind": "expiry", "seal": seal}),
-            memo="Points expired",
-            metadata={"lots": len(lots), "as_of": now.isoformat()},
-            effective_at=now,
-        )
-        await engine.apply(session, [planned])
-        result.entries += 1
-        result.amount += total
-    return result
+    candidates = await repo.accounts_with_expired_lots(session, now, limit)
+    if not candidates:
+        return ExpiryResult()
+    accounts = await repo.accounts_by_id(session, candidates)
+    sinks = {a.asset: await system_account(session, "expired", a.asset) for a in accounts.values()}
+    await repo.lock_accounts(session, candidates)
+    expired = await repo.expired_lots(session, candidates, now)
+    planned = [
+        _expiry_entry(accounts[account_id], sinks[accounts[account_id].asset], lots, now)
+        for account_id, lots in expired.items()
+    ]
+    await engine.apply(session, planned)
+    return ExpiryResult(entries=len(planned), amount=sum(-e.postings[0].amount for e in planned))
+
+
+def _expiry_entry(
+    account: AccountRef, sink: AccountRef, lots: Sequence[Any], now: datetime
+) -> PlannedEntry:
+    total = sum(lot.remaining for lot in lots)
+    # The key names exactly what expires, so a second run over the same lots is a replay.
+    seal = hashlib.sha256(
+        "|".join(f"{lot.id}:{lot.remaining}" for lot in lots).encode()
+    ).hexdigest()[:40]
+    consume = LotPlan("from_lots", lot_ids=tuple(lot.id for lot in lots))
+    return PlannedEntry(
+        key=f"expiry:{account.id}:{seal}",
+        kind="expiry",
+        actor=SYSTEM_ACTOR,
+        postings=[PlannedPosting(account, -total, consume), PlannedPosting(sink, total)],
+        request_hash=hashing.request_hash({"kind": "expiry", "seal": seal}),
+        memo="Points expired",
+        metadata={"lots": len(lots), "as_of": now.isoformat()},
+        effective_at=now,
+    )

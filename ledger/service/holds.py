@@ -20,6 +20,7 @@ from ledger.errors import (
     InvalidEntry,
 )
 from ledger.models import HoldStatus
+from ledger.repository import AccountRef
 from ledger.schemas import HoldOut
 from ledger.service import engine
 from ledger.service.accounts import resolve, system_account
@@ -160,35 +161,45 @@ async def void_hold(
 async def expire_holds(
     session: AsyncSession, *, now: datetime | None = None, limit: int = 500
 ) -> int:
-    """Void up to `limit` pending holds whose timeout has passed; how many were voided."""
+    """Void up to `limit` pending holds whose timeout has passed; how many were voided.
+
+    Give it a transaction of its own: it locks the holds first (skipping any that another
+    transaction is resolving right now), then their accounts in id order, like every writer."""
     now = clock.as_utc(now) if now else clock.now()
-    expired = 0
-    for hold_id in await repo.overdue_hold_ids(session, now, limit):
-        row = await repo.hold_by_id(session, hold_id)
-        key = f"hold:{hold_id}:timeout"
-        fingerprint = {"kind": "hold_timeout", "hold": hold_id}
+    rows = await repo.lock_overdue_holds(session, now, limit)
+    if not rows:
+        return 0
+    accounts = await repo.accounts_by_id(
+        session, [r.source_id for r in rows] + [r.held_id for r in rows]
+    )
+    planned = []
+    for row in rows:
         entry_id = new_id()
-        claimed = await repo.resolve_hold(
+        await repo.resolve_hold(
             session,
-            hold_id,
+            row.id,
             status=HoldStatus.EXPIRED.value,
             posted_amount=0,
             resolution_entry_id=entry_id,
             resolved_at=clock.now(),
         )
-        if claimed:  # someone else may have posted or voided it meanwhile
-            await _release(
-                session,
+        fingerprint = {"kind": "hold_timeout", "hold": row.id}
+        postings = _release_postings(row, accounts)
+        planned.append(
+            _plan(
                 row,
-                key,
+                f"hold:{row.id}:timeout",
                 fingerprint,
                 "hold_timeout",
                 SYSTEM_ACTOR,
+                postings,
                 "Hold timed out",
+                {},
                 entry_id,
             )
-            expired += 1
-    return expired
+        )
+    await engine.apply(session, planned)
+    return len(rows)
 
 
 async def get_hold(session: AsyncSession, *, hold_id: uuid.UUID) -> HoldOut:
@@ -233,9 +244,10 @@ async def _replay_or_claim(
     if row.resolution_entry_id is not None:
         done = await repo.entry_by_id(session, row.resolution_entry_id)
         if done is not None and done.key == key:
-            if done.request_hash != hashing.request_hash(fingerprint):
+            if done.request_hash == hashing.request_hash(fingerprint):
+                return await _out(session, row)
+            if not key.startswith(f"hold:{row.id}:"):  # the caller's own key, reused
                 raise IdempotencyConflict("This key was used for a different request.", key=key)
-            return await _out(session, row)
     raise HoldNotPending(f"The hold is already {row.status}.", status=row.status)
 
 
@@ -250,13 +262,18 @@ async def _release(
     entry_id: uuid.UUID,
 ) -> HoldOut:
     accounts = await repo.accounts_by_id(session, [row.source_id, row.held_id])
+    postings = _release_postings(row, accounts)
+    return await _resolve(session, row, key, fingerprint, kind, actor, postings, memo, {}, entry_id)
+
+
+def _release_postings(row: Any, accounts: dict[uuid.UUID, AccountRef]) -> list[PlannedPosting]:
+    """Everything held goes back to the source, into the very lots it came from."""
     source = accounts[row.source_id]
     plan = LotPlan("restore", source_entry_id=row.entry_id) if source.lots else None
-    postings = [
+    return [
         PlannedPosting(accounts[row.held_id], -row.amount),
         PlannedPosting(source, row.amount, plan),
     ]
-    return await _resolve(session, row, key, fingerprint, kind, actor, postings, memo, {}, entry_id)
 
 
 async def _resolve(
@@ -271,8 +288,24 @@ async def _resolve(
     metadata: dict[str, Any],
     entry_id: uuid.UUID,
 ) -> HoldOut:
+    planned = _plan(row, key, fingerprint, kind, actor, postings, memo, metadata, entry_id)
+    await engine.apply(session, [planned])
+    return await _out(session, await repo.hold_by_id(session, row.id))
+
+
+def _plan(
+    row: Any,
+    key: str,
+    fingerprint: dict[str, Any],
+    kind: str,
+    actor: str,
+    postings: list[PlannedPosting],
+    memo: str,
+    metadata: dict[str, Any],
+    entry_id: uuid.UUID,
+) -> PlannedEntry:
     # The resolution entry's id was chosen when the hold was claimed: each points at the other.
-    planned = PlannedEntry(
+    return PlannedEntry(
         key=key,
         kind=kind,
         actor=actor,
@@ -282,8 +315,6 @@ async def _resolve(
         metadata={**metadata, "hold_id": str(row.id)},
         id=entry_id,
     )
-    await engine.apply(session, [planned])
-    return await _out(session, await repo.hold_by_id(session, row.id))
 
 
 async def _out(session: AsyncSession, row: Any) -> HoldOut:

@@ -86,12 +86,16 @@ def encode_cursor(seq: int) -> str:
 
 def decode_cursor(cursor: str) -> int:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("p") or not raw[1:].isdigit() or len(raw) > 20:
-            raise ValueError(raw)
-        return int(raw[1:])
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        text = raw.decode()
+        if not text.startswith("p") or not text[1:].isdigit() or len(text) > 20:
+            raise ValueError(text)
+        seq = int(text[1:])
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
         raise InvalidCursor("The cursor is not one this API issued.") from exc
+    if encode_cursor(seq) != cursor:  # one spelling per position: no near-miss forgeries
+        raise InvalidCursor("The cursor is not one this API issued.")
+    return seq
 
 
 async def lots(session: AsyncSession, *, account: str, include_spent: bool = False) -> list[LotOut]:

@@ -1,0 +1,1 @@
+"""HTTP edge: app factory, routers, dependencies, problem+json errors."""

@@ -1,0 +1,61 @@
+"""The application factory: routers, middleware and error handlers assembled in one place."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import APIRouter, FastAPI
+
+from api import health, metrics
+from api.errors import register_error_handlers
+from api.metrics import MetricsMiddleware
+from api.middleware import RequestContextMiddleware
+from core.db import get_database
+from core.logging import configure_logging
+from core.redis import get_redis
+from core.settings import Settings, get_settings
+
+# Every router of the API; a new domain adds its router here and nowhere else. A router carries
+# its own prefix (`APIRouter(prefix="/v1/points")`) and is included without one: metrics and
+# logs label requests with the matched route's path, which lacks include-time prefixes.
+ROUTERS: list[APIRouter] = [
+    health.router,
+    metrics.router,
+]
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API. `settings` shape the app (logging, env); the database and Redis are the
+    process-wide ones from `core.db.get_database()` and `core.redis.get_redis()`."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Smart Wujiang API",
+        version="0.1.0",
+        debug=False,  # debug tracebacks in responses would leak internals
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    for router in ROUTERS:
+        app.include_router(router)
+    register_error_handlers(app)
+    # Added last is outermost: the request id wraps metrics, so even their failures are tagged.
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    log.info("app.started", env=settings.env)
+    try:
+        yield
+    finally:
+        await get_database().dispose()
+        await get_redis().aclose()
+        log.info("app.stopped")

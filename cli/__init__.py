@@ -1,0 +1,1 @@
+"""The `wujiang` operator command line."""

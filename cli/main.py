@@ -1,0 +1,60 @@
+"""`wujiang`: serve the API, migrate the database, and the sub-commands of each domain."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from rich.console import Console
+from sqlalchemy.engine import make_url
+
+from cli.ledger import ledger_app
+from core.migrate import run_migrations
+from core.settings import Settings, get_settings
+
+app = typer.Typer(help="Smart Wujiang platform operations.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+console = Console()
+
+
+def load_settings() -> Settings:
+    """Settings from WUJIANG_*; a bad configuration ends the command with a readable message."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        console.print(f"[red]Invalid configuration:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the HTTP API."""
+    settings = load_settings()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,  # the request middleware logs one line per request already
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations up to the latest revision."""
+    settings = load_settings()
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    result = run_migrations(settings.database_url)
+    for step in result.steps:
+        console.print(f"applied {step}")
+    if result.steps:
+        console.print(f"{database}: now at {', '.join(result.after)}")
+    else:
+        console.print(f"{database}: already up to date at {', '.join(result.after) or 'base'}")

@@ -1,0 +1,1 @@
+"""Alembic migrations; `migrations.models` gathers every table they manage."""

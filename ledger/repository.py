@@ -212,6 +212,18 @@ async def postings_of(session: AsyncSession, entry_ids: Sequence[uuid.UUID]) -> 
 async def statement_rows(
     session: AsyncSession, account_id: uuid.UUID, *, before_seq: int | None, limit: int
 ) -> Sequence[Any]:
+    """One page, newest first. The page's seqs come from the (account_id, seq) index alone;
+    only then are postings and entries joined, so a page costs the same at any history length
+    (left to itself the planner may walk the whole postings table backwards for a busy wallet)."""
+    page = (
+        select(posting_t.c.seq)
+        .where(posting_t.c.account_id == account_id)
+        .order_by(posting_t.c.seq.desc())
+        .limit(limit)
+    )
+    if before_seq is not None:
+        page = page.where(posting_t.c.seq < before_seq)
+    page_seqs = page.subquery("page")
     stmt = (
         select(
             posting_t.c.seq,
@@ -224,13 +236,11 @@ async def statement_rows(
             entry_t.c.memo,
             entry_t.c.effective_at,
         )
+        .select_from(page_seqs)
+        .join(posting_t, posting_t.c.seq == page_seqs.c.seq)
         .join(entry_t, entry_t.c.id == posting_t.c.entry_id)
-        .where(posting_t.c.account_id == account_id)
         .order_by(posting_t.c.seq.desc())
-        .limit(limit)
     )
-    if before_seq is not None:
-        stmt = stmt.where(posting_t.c.seq < before_seq)
     return (await session.execute(stmt)).all()
 
 

@@ -43,6 +43,7 @@ from core.db import Database, set_database
 from core.migrate import migrate
 from core.redis import make_redis, set_redis
 from core.settings import Settings, get_settings
+from ledger.service.accounts import forget_cached_accounts
 from migrations.models import metadata
 
 TEST_LEDGER_HASH_KEY = "test-ledger-hash-key-0123456789"
@@ -240,6 +241,7 @@ async def _empty_all_tables(database: Database) -> None:
     async with database.engine.begin() as connection:
         for table in reversed(metadata.sorted_tables):
             await connection.execute(table.delete())
+    forget_cached_accounts()  # accounts were deleted behind the ledger's back
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from core import clock
 from core.ids import new_id
@@ -68,18 +70,66 @@ async def get_account(session: AsyncSession, *, code: str) -> AccountOut:
 
 async def resolve(session: AsyncSession, codes: list[str]) -> dict[str, AccountRef]:
     """Accounts by code, refusing any that do not exist."""
-    found = await repo.accounts_by_code(session, codes)
+    found = _cached(session, codes)
+    wanted = [c for c in set(codes) if c not in found]
+    if wanted:
+        loaded = await repo.accounts_by_code(session, wanted)
+        _stage(session, loaded)
+        found.update(loaded)
     missing = sorted(set(codes) - found.keys())
     if missing:
         raise UnknownAccount(f"No ledger account {missing[0]}.", accounts=missing[:20])
     return found
 
 
+# An account's id, asset and flags never change once it is committed, so every write need not
+# look them up again. Rows read in a transaction are only remembered once it commits: an account
+# opened by a transaction that rolls back must not outlive it here.
+_STAGED = "ledger.accounts.staged"
+_CACHE_LIMIT = 200_000
+_cache: dict[tuple[str, str], AccountRef] = {}
+
+
+def _database_of(session: AsyncSession) -> str:
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
+
+
+def _cached(session: AsyncSession, codes: list[str]) -> dict[str, AccountRef]:
+    database = _database_of(session)
+    return {c: ref for c in codes if (ref := _cache.get((database, c))) is not None}
+
+
+def _stage(session: AsyncSession, accounts: dict[str, AccountRef]) -> None:
+    staged = session.sync_session.info.setdefault(_STAGED, {})
+    database = _database_of(session)
+    staged.update({(database, code): ref for code, ref in accounts.items()})
+
+
+@event.listens_for(Session, "after_commit")
+def _remember_committed(session: Session) -> None:
+    staged = session.info.pop(_STAGED, None)
+    if staged:
+        if len(_cache) + len(staged) > _CACHE_LIMIT:
+            _cache.clear()
+        _cache.update(staged)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_staged(session: Session) -> None:
+    session.info.pop(_STAGED, None)
+
+
+def forget_cached_accounts() -> None:
+    """Drop the cache; only for when accounts are deleted behind the ledger's back (tests)."""
+    _cache.clear()
+
+
 async def system_account(session: AsyncSession, purpose: str, asset: str) -> AccountRef:
     """The ledger's own account for `purpose` (held, expired) in `asset`, opened on first use."""
     code = f"ledger:{purpose}:{asset}"
-    found = await repo.accounts_by_code(session, [code])
+    found = _cached(session, [code]) or await repo.accounts_by_code(session, [code])
     if code not in found:
         await open_account(session, code=code, asset=asset)
         found = await repo.accounts_by_code(session, [code])
+    _stage(session, found)
     return found[code]

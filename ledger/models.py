@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from core.db import configure_metadata
@@ -43,6 +43,16 @@ class Account(SQLModel, table=True):
 
 class Entry(SQLModel, table=True):
     __tablename__ = "ledger_entry"
+    __table_args__ = (
+        # Partial: most entries reverse nothing and need no index entry.
+        Index(
+            "uq_ledger_entry_reverses_id",
+            "reverses_id",
+            unique=True,
+            postgresql_where=text("reverses_id IS NOT NULL"),
+            sqlite_where=text("reverses_id IS NOT NULL"),
+        ),
+    )
 
     # Insertion order; checkpoints seal contiguous ranges of it.
     seq: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
@@ -56,8 +66,8 @@ class Entry(SQLModel, table=True):
     actor: str = Field(sa_column=Column(String(200), nullable=False))
     effective_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    # The entry this one reverses; unique, so an entry is reversed at most once.
-    reverses_id: uuid.UUID | None = Field(default=None, nullable=True, unique=True)
+    # The entry this one reverses; unique (see __table_args__): reversed at most once.
+    reverses_id: uuid.UUID | None = Field(default=None, nullable=True)
     # Fingerprint of the request, to tell a replay from a different request under the same key.
     request_hash: str = Field(sa_column=Column(String(64), nullable=False))
     # HMAC of the entry and its postings; sealed into checkpoints.

@@ -2,7 +2,7 @@
 
 Revision ID: fa7b2a0ba6ad
 Revises:
-Create Date: 2026-11-24 21:55:50.466547+00:00
+Create Date: 2026-11-24 22:28:59.997439+00:00
 
 """
 
@@ -67,8 +67,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_ledger_entry")),
         sa.UniqueConstraint("id", name=op.f("uq_ledger_entry_id")),
         sa.UniqueConstraint("key", name=op.f("uq_ledger_entry_key")),
-        sa.UniqueConstraint("reverses_id", name=op.f("uq_ledger_entry_reverses_id")),
     )
+    with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
+        batch_op.create_index(
+            "uq_ledger_entry_reverses_id",
+            ["reverses_id"],
+            unique=True,
+            postgresql_where=sa.text("reverses_id IS NOT NULL"),
+            sqlite_where=sa.text("reverses_id IS NOT NULL"),
+        )
+
     op.create_table(
         "ledger_hold",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -205,6 +213,13 @@ def downgrade() -> None:
         batch_op.drop_index("ix_ledger_hold_pending_expiry")
 
     op.drop_table("ledger_hold")
+    with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_ledger_entry_reverses_id",
+            postgresql_where=sa.text("reverses_id IS NOT NULL"),
+            sqlite_where=sa.text("reverses_id IS NOT NULL"),
+        )
+
     op.drop_table("ledger_entry")
     op.drop_table("ledger_checkpoint")
     op.drop_table("ledger_account")

@@ -326,3 +326,30 @@ async def test_accounts_are_validated_and_reopening_is_idempotent(session):
         await ledger.open_account(session, code="ok", asset="points")
     with pytest.raises(InvalidAccount):
         await ledger.open_account(session, code="ok", flags=ledger.AccountFlags.LOTS)
+
+
+async def test_large_batch_keeps_order_running_balances_and_lots(session):
+    issuer = await make_issuer(session)
+    wallets = [await make_wallet(session) for _ in range(3)]
+    expires = clock.now() + timedelta(days=90)
+    batch = [
+        EntryIn(
+            key=f"big-{i}",
+            actor="import:recycling",
+            postings=[
+                PostingIn(account=issuer, amount=-(i + 1)),
+                PostingIn(account=wallets[i % 3], amount=i + 1, expires_at=expires),
+            ],
+        )
+        for i in range(60)
+    ]
+
+    results = await ledger.post_entries(session, batch)
+
+    assert [r.key for r in results] == [e.key for e in batch]
+    page = await ledger.statement(session, account=wallets[0], limit=200)
+    assert [line.amount for line in page.items] == list(range(58, 0, -3))
+    assert page.items[0].balance_after == sum(range(1, 61, 3))
+    assert len(await ledger.lots(session, account=wallets[0])) == 20
+    report = await ledger.verify(session)
+    assert report.ok, report.violations

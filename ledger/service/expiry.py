@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
+from core.ids import new_id
 from ledger import hashing
 from ledger import repository as repo
 from ledger.repository import AccountRef
@@ -49,17 +50,18 @@ def _expiry_entry(
     account: AccountRef, sink: AccountRef, lots: Sequence[Any], now: datetime
 ) -> PlannedEntry:
     total = sum(lot.remaining for lot in lots)
-    # The key names exactly what expires, so a second run over the same lots is a replay.
-    seal = hashlib.sha256(
+    # Exactly once comes from the account's row lock: a second run reads what is left after the
+    # first. The key is fresh each run, since the same lot may expire again after a give-back.
+    digest = hashlib.sha256(
         "|".join(f"{lot.id}:{lot.remaining}" for lot in lots).encode()
-    ).hexdigest()[:40]
+    ).hexdigest()
     consume = LotPlan("from_lots", lot_ids=tuple(lot.id for lot in lots))
     return PlannedEntry(
-        key=f"expiry:{account.id}:{seal}",
+        key=f"expiry:{account.id}:{new_id()}",
         kind="expiry",
         actor=SYSTEM_ACTOR,
         postings=[PlannedPosting(account, -total, consume), PlannedPosting(sink, total)],
-        request_hash=hashing.request_hash({"kind": "expiry", "seal": seal}),
+        request_hash=hashing.request_hash({"kind": "expiry", "lots": digest}),
         memo="Points expired",
         metadata={"lots": len(lots), "as_of": now.isoformat()},
         effective_at=now,

@@ -44,8 +44,6 @@ async def hold(
     expires_at = clock.as_utc(expires_at)
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise InvalidEntry("A hold is for a positive whole amount.")
-    if expires_at <= clock.now():
-        raise InvalidEntry("A hold must time out in the future.")
     account = (await resolve(session, [source]))[source]
     held = await system_account(session, "held", account.asset)
     fingerprint = {
@@ -70,6 +68,9 @@ async def hold(
         metadata=metadata or {},
     )
     entry = (await engine.apply(session, [planned]))[0]
+    # Checked after the replay check: a retry of an accepted hold may come after its timeout.
+    if not entry.replayed and expires_at <= clock.now():
+        raise InvalidEntry("A hold must time out in the future.")
     if not entry.replayed:
         await repo.insert_hold(
             session,

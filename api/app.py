@@ -10,7 +10,6 @@ from fastapi import APIRouter, FastAPI
 
 from api import health, metrics
 from api.errors import register_error_handlers
-from api.metrics import MetricsMiddleware
 from api.middleware import RequestContextMiddleware
 from core.db import get_database
 from core.logging import configure_logging
@@ -42,8 +41,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     register_error_handlers(app)
-    # Added last is outermost: the request id wraps metrics, so even their failures are tagged.
-    app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app
 

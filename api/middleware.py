@@ -1,4 +1,5 @@
-"""Request context: a request id on every request and response, and one log line per request."""
+"""Request context: a request id on every request and response, one log line and one metrics
+observation per request."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import metrics
 from api.errors import REQUEST_ID_HEADER
 from core.ids import new_id
 
@@ -59,12 +61,15 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_request_id)
             finally:
+                elapsed = time.perf_counter() - started
+                route = route_template(scope)
+                metrics.observe(scope["method"], route, status, elapsed)
                 # Path only: query strings and bodies may carry personal data.
                 log.info(
                     "http.request",
                     method=scope["method"],
                     path=scope["path"],
-                    route=route_template(scope),
+                    route=route,
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(elapsed * 1000, 2),
                 )

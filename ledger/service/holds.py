@@ -134,7 +134,9 @@ async def post_hold(
         plan = LotPlan("restore", source_entry_id=row.entry_id) if source.lots else None
         postings.append(PlannedPosting(source, row.amount - amount, plan))
     return await _resolve(
-        session, row, key, fingerprint, "hold_post", actor, postings, memo, metadata or {}, entry_id
+        session,
+        row,
+        _plan(row, key, fingerprint, "hold_post", actor, postings, memo, metadata or {}, entry_id),
     )
 
 
@@ -264,7 +266,9 @@ async def _release(
 ) -> HoldOut:
     accounts = await repo.accounts_by_id(session, [row.source_id, row.held_id])
     postings = _release_postings(row, accounts)
-    return await _resolve(session, row, key, fingerprint, kind, actor, postings, memo, {}, entry_id)
+    return await _resolve(
+        session, row, _plan(row, key, fingerprint, kind, actor, postings, memo, {}, entry_id)
+    )
 
 
 def _release_postings(row: Any, accounts: dict[uuid.UUID, AccountRef]) -> list[PlannedPosting]:
@@ -277,19 +281,7 @@ def _release_postings(row: Any, accounts: dict[uuid.UUID, AccountRef]) -> list[P
     ]
 
 
-async def _resolve(
-    session: AsyncSession,
-    row: Any,
-    key: str,
-    fingerprint: dict[str, Any],
-    kind: str,
-    actor: str,
-    postings: list[PlannedPosting],
-    memo: str,
-    metadata: dict[str, Any],
-    entry_id: uuid.UUID,
-) -> HoldOut:
-    planned = _plan(row, key, fingerprint, kind, actor, postings, memo, metadata, entry_id)
+async def _resolve(session: AsyncSession, row: Any, planned: PlannedEntry) -> HoldOut:
     await engine.apply(session, [planned])
     return await _out(session, await repo.hold_by_id(session, row.id))
 

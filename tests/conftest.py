@@ -45,6 +45,7 @@ from core.redis import make_redis, set_redis
 from core.settings import Settings, get_settings
 from ledger.service.accounts import forget_cached_accounts
 from migrations.models import metadata
+from tests.helpers import bypass_append_only
 
 TEST_LEDGER_HASH_KEY = "test-ledger-hash-key-0123456789"
 CONNECT_TIMEOUT_SECONDS = 5
@@ -239,6 +240,7 @@ async def committed_db(database: Database) -> AsyncIterator[Database]:
 
 async def _empty_all_tables(database: Database) -> None:
     async with database.engine.begin() as connection:
+        await bypass_append_only(connection)
         for table in reversed(metadata.sorted_tables):
             await connection.execute(table.delete())
     forget_cached_accounts()  # accounts were deleted behind the ledger's back

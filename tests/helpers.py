@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
 def problem_of(response: httpx.Response) -> dict[str, Any]:
@@ -13,3 +15,11 @@ def problem_of(response: httpx.Response) -> dict[str, Any]:
     body: dict[str, Any] = response.json()
     assert body["status"] == response.status_code
     return body
+
+
+async def bypass_append_only(connection: AsyncConnection | AsyncSession) -> None:
+    """Let this transaction change ledger history, as only a superuser could: PostgreSQL's
+    append-only triggers stay off until it ends. For emptying tables and forging rows."""
+    bind = connection if isinstance(connection, AsyncConnection) else connection.get_bind()
+    if bind.dialect.name == "postgresql":
+        await connection.execute(text("SET LOCAL session_replication_role = replica"))

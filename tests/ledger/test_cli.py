@@ -14,6 +14,7 @@ from core.db import Database
 from core.migrate import migrate
 from core.settings import get_settings
 from tests.factories import award, make_issuer, make_sink, make_wallet, spend
+from tests.helpers import bypass_append_only
 
 runner = CliRunner()
 
@@ -47,6 +48,7 @@ async def _tamper(url: str) -> None:
     database = Database(get_settings())
     try:
         async with database.unit_of_work() as s:
+            await bypass_append_only(s)
             await s.execute(
                 text("UPDATE ledger_entry SET memo = 'forged' WHERE key LIKE 'spend-%'")
             )

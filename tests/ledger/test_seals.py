@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 import ledger
 from tests.factories import award, make_issuer, make_sink, make_wallet, spend
+from tests.helpers import bypass_append_only
 
 
 async def small_ledger(session):
@@ -75,6 +77,7 @@ async def test_tampering_is_detected(session, sql, expected):
     _, entries = await small_ledger(session)
     await ledger.seal_all(session)
 
+    await bypass_append_only(session)
     await session.execute(text(sql), {"e": _id(session, entries[1].id)})
     report = await ledger.verify(session)
 
@@ -85,6 +88,7 @@ async def test_a_deleted_entry_breaks_its_checkpoint(session):
     _, entries = await small_ledger(session)
     await ledger.seal_all(session)
     victim = _id(session, entries[3].id)  # the spend: no lots to keep it referenced
+    await bypass_append_only(session)
 
     await session.execute(text("DELETE FROM ledger_lot_use WHERE entry_id = :e"), {"e": victim})
     await session.execute(text("DELETE FROM ledger_posting WHERE entry_id = :e"), {"e": victim})
@@ -97,6 +101,7 @@ async def test_a_deleted_entry_breaks_its_checkpoint(session):
 async def test_a_forged_entry_cannot_carry_a_valid_seal(session):
     _, entries = await small_ledger(session)
     await ledger.seal_all(session)
+    await bypass_append_only(session)
     await session.execute(
         text("UPDATE ledger_entry SET hash = :h WHERE id = :e"),
         {"h": "0" * 64, "e": _id(session, entries[0].id)},
@@ -108,3 +113,24 @@ async def test_a_forged_entry_cannot_carry_a_valid_seal(session):
 def _id(session, value):
     """UUID parameters in raw SQL: native on PostgreSQL, hex text on SQLite."""
     return value if session.get_bind().dialect.name == "postgresql" else value.hex
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE ledger_entry SET memo = 'edited'",
+        "DELETE FROM ledger_posting",
+        "UPDATE ledger_lot_use SET amount = 0",
+        "DELETE FROM ledger_checkpoint",
+        "TRUNCATE ledger_posting CASCADE",
+    ],
+)
+async def test_postgresql_refuses_to_rewrite_history(session, sql):
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("append-only triggers are a PostgreSQL safeguard")
+    await small_ledger(session)
+    await ledger.seal_all(session)
+
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with session.begin_nested():
+            await session.execute(text(sql))

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Literal
+from collections.abc import Callable
+from functools import cached_property, lru_cache
+from typing import Literal, TypeVar
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.crypto import KeyRing, decode_key, parse_blind_index_key, parse_data_keys
+
 # Well-known development values: usable on a laptop, refused anywhere else.
 DEV_LEDGER_HASH_KEY = "dev-only-ledger-hash-key-change-me"
+# base64url of b"dev-only-data-key-do-not-use-it!" and b"dev-only-blind-index-key-no-use!".
+DEV_DATA_KEYS = "dev:ZGV2LW9ubHktZGF0YS1rZXktZG8tbm90LXVzZS1pdCE"
+DEV_BLIND_INDEX_KEY = "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LW5vLXVzZSE"
+
+T = TypeVar("T")
 
 
 class Settings(BaseSettings):
@@ -25,9 +33,22 @@ class Settings(BaseSettings):
     ledger_hash_key: SecretStr = SecretStr(DEV_LEDGER_HASH_KEY)
     # A checkpoint seals at most this many entries; `ledger checkpoint` repeats until caught up.
     ledger_checkpoint_size: int = 1000
+    # Keys encrypting personal-data fields: `kid:base64url-32-byte-key,...`, the first one current.
+    # Older keys stay listed until `wujiang keys rotate-data` has re-encrypted their tokens.
+    data_keys: SecretStr = SecretStr(DEV_DATA_KEYS)
+    # Keys the blind indexes (HMAC) that find and deduplicate encrypted fields: base64url, at
+    # least 32 bytes, unlike every data key. Changing it invalidates every stored index.
+    blind_index_key: SecretStr = SecretStr(DEV_BLIND_INDEX_KEY)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
+        # Malformed keys are refused in every environment, rather than failing mid-request.
+        data_keys = _parsed("WUJIANG_DATA_KEYS", parse_data_keys, self.data_keys)
+        blind_index_key = _parsed(
+            "WUJIANG_BLIND_INDEX_KEY", parse_blind_index_key, self.blind_index_key
+        )
+        if any(key == blind_index_key for _, key in data_keys):
+            raise ValueError("WUJIANG_BLIND_INDEX_KEY must differ from every WUJIANG_DATA_KEYS key")
         if self.env != "development":
             if self.ledger_hash_key.get_secret_value() == DEV_LEDGER_HASH_KEY:
                 raise ValueError(
@@ -36,13 +57,45 @@ class Settings(BaseSettings):
                 )
             if len(self.ledger_hash_key.get_secret_value()) < 16:
                 raise ValueError("WUJIANG_LEDGER_HASH_KEY must be at least 16 characters")
+            dev_data_key = parse_data_keys(DEV_DATA_KEYS)[0][1]
+            # Under any key id: data encrypted under a published key is not encrypted at all.
+            if any(key == dev_data_key for _, key in data_keys):
+                raise ValueError(
+                    "WUJIANG_DATA_KEYS still contains the development key; "
+                    f"set keys of your own for env={self.env}"
+                )
+            if blind_index_key == decode_key(DEV_BLIND_INDEX_KEY):
+                raise ValueError(
+                    "WUJIANG_BLIND_INDEX_KEY still has its development default; "
+                    f"set a key of your own for env={self.env}"
+                )
         return self
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @cached_property
+    def keyring(self) -> KeyRing:
+        """The data keys and the blind-index key, built once per settings instance."""
+        return KeyRing.from_config(
+            self.data_keys.get_secret_value(), self.blind_index_key.get_secret_value()
+        )
+
+
+def _parsed(name: str, parse: Callable[[str], T], secret: SecretStr) -> T:
+    """`parse` applied to the secret, its ValueError re-raised under the variable's name."""
+    try:
+        return parse(secret.get_secret_value())
+    except ValueError as exc:
+        raise ValueError(f"{name} {exc}") from None
+
 
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def get_keyring() -> KeyRing:
+    """This process's key ring for encrypted fields and blind indexes (cached on the settings)."""
+    return get_settings().keyring

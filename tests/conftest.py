@@ -48,6 +48,9 @@ from migrations.models import metadata
 from tests.helpers import bypass_append_only
 
 TEST_LEDGER_HASH_KEY = "test-ledger-hash-key-0123456789"
+# base64url of b"test-only-data-key-0123456789abc" and b"test-only-blind-index-key-012345".
+TEST_DATA_KEYS = "test1:dGVzdC1vbmx5LWRhdGEta2V5LTAxMjM0NTY3ODlhYmM"
+TEST_BLIND_INDEX_KEY = "dGVzdC1vbmx5LWJsaW5kLWluZGV4LWtleS0wMTIzNDU"
 CONNECT_TIMEOUT_SECONDS = 5
 
 
@@ -168,6 +171,8 @@ def settings(database_url: str, redis_url: str) -> Iterator[Settings]:
         "WUJIANG_DATABASE_URL": database_url,
         "WUJIANG_REDIS_URL": redis_url,
         "WUJIANG_LEDGER_HASH_KEY": TEST_LEDGER_HASH_KEY,
+        "WUJIANG_DATA_KEYS": TEST_DATA_KEYS,
+        "WUJIANG_BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY,
     }
     # Through the environment rather than by patching get_settings: modules hold their own
     # reference to it (`from core.settings import get_settings`).

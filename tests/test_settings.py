@@ -5,6 +5,7 @@ import os
 import pytest
 from pydantic import ValidationError
 
+from core.crypto import generate_key
 from core.settings import DEV_LEDGER_HASH_KEY, Settings
 
 
@@ -43,6 +44,8 @@ def test_short_secret_is_refused_in_production() -> None:
 def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WUJIANG_ENV", "production")
     monkeypatch.setenv("WUJIANG_LEDGER_HASH_KEY", "a-real-secret-of-some-length")
+    monkeypatch.setenv("WUJIANG_DATA_KEYS", f"k1:{generate_key()}")
+    monkeypatch.setenv("WUJIANG_BLIND_INDEX_KEY", generate_key())
     monkeypatch.setenv("WUJIANG_REDIS_URL", "redis://cache:6379/0")
 
     settings = Settings(_env_file=None)

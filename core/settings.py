@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     # Keys the blind indexes (HMAC) that find and deduplicate encrypted fields: base64url, at
     # least 32 bytes, unlike every data key. Changing it invalidates every stored index.
     blind_index_key: SecretStr = SecretStr(DEV_BLIND_INDEX_KEY)
+    # Public base URL of this service: the `iss` of every token, the base of discovery URLs.
+    issuer: str = "http://127.0.0.1:8000"
+    access_token_ttl_seconds: int = 600
+    refresh_token_ttl_days: int = 30
+    # SMS gateway (HTTP). Unset: codes are written to the console log, for development only.
+    sms_gateway_url: str | None = None
+    sms_gateway_token: SecretStr | None = None
+    # Real-name verification service (HTTP). Unset: only the ID number's format is checked.
+    verification_url: str | None = None
+    verification_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
-import ledger.models  # noqa: F401  (registers the ledger tables on the metadata)
+import identity.models  # noqa: F401  (each import registers that domain's tables)
+import ledger.models  # noqa: F401
 
 metadata = SQLModel.metadata

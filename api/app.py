@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import APIRouter, FastAPI
 
-from api import health, metrics
+from api import auth, health, jwks, me, metrics, oauth
 from api.errors import register_error_handlers
 from api.middleware import RequestContextMiddleware
 from core.db import get_database
@@ -22,6 +22,10 @@ from core.settings import Settings, get_settings
 ROUTERS: list[APIRouter] = [
     health.router,
     metrics.router,
+    jwks.router,
+    auth.router,
+    me.router,
+    oauth.router,
 ]
 
 log = structlog.get_logger(__name__)

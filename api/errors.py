@@ -43,21 +43,35 @@ def problem(
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
-async def domain_error_handler(request: Request, exc: DomainError) -> ProblemResponse:
+async def domain_error_handler(request: Request, exc: DomainError) -> JSONResponse:
+    oauth_error = getattr(exc, "oauth_error", None)
+    if oauth_error and request.url.path.startswith("/oauth2/"):
+        # OAuth clients parse RFC 6749's own error body, not problem+json.
+        return JSONResponse(
+            {"error": oauth_error, "error_description": exc.detail},
+            status_code=exc.status,
+            headers={"Cache-Control": "no-store", **exc.headers()},
+        )
     return problem(
         request,
         type_=exc.type_uri(),
         title=exc.title,
         status=exc.status,
         detail=exc.detail,
+        headers=exc.headers() or None,
         **exc.extensions,
     )
 
 
-async def validation_error_handler(
-    request: Request, exc: RequestValidationError
-) -> ProblemResponse:
+async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
     # Only where and why: the input itself may carry personal data, so it is never echoed.
+    if request.url.path.startswith("/oauth2/"):
+        fields = ", ".join(str(e.get("loc", ("?",))[-1]) for e in exc.errors())
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": f"Missing or invalid: {fields}"},
+            status_code=400,
+            headers={"Cache-Control": "no-store"},
+        )
     errors = [
         {
             "field": ".".join(str(part) for part in error.get("loc", ())),

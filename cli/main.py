@@ -10,12 +10,14 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
+from cli.keys import keys_app
 from cli.ledger import ledger_app
 from core.migrate import run_migrations
 from core.settings import Settings, get_settings
 
 app = typer.Typer(help="Smart Wujiang platform operations.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 

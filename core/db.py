@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core.errors import DomainError
 from core.settings import Settings, get_settings
 
 # Stable constraint names, so Alembic migrations name things the same on every backend.
@@ -77,10 +78,14 @@ class Database:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits if the block returns and rolls back otherwise."""
+        """A session whose transaction commits if the block returns and rolls back otherwise
+        (except for a refusal whose side effects must stand: see DomainError.keeps_changes)."""
         async with self.sessionmaker() as session:
             try:
                 yield session
+            except DomainError as refusal:
+                await (session.commit() if refusal.keeps_changes else session.rollback())
+                raise
             except BaseException:
                 await session.rollback()
                 raise

@@ -13,6 +13,9 @@ class DomainError(Exception):
     type: ClassVar[str] = "domain-error"
     title: ClassVar[str] = "The request could not be carried out"
     status: ClassVar[int] = 400
+    # Most refusals undo the whole unit of work. A few must keep what was written before them:
+    # a refresh token replayed by a thief revokes the session, a wrong PIN counts towards a lock.
+    keeps_changes: bool = False
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)
@@ -22,3 +25,11 @@ class DomainError(Exception):
     @classmethod
     def type_uri(cls) -> str:
         return PROBLEM_TYPE_PREFIX + cls.type
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the edges send with this refusal. A whole-second `retry_after` extension
+        becomes `Retry-After`, so clients that only read headers back off too."""
+        retry_after = self.extensions.get("retry_after")
+        if isinstance(retry_after, int) and not isinstance(retry_after, bool) and retry_after >= 0:
+            return {"Retry-After": str(retry_after)}
+        return {}

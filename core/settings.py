@@ -79,6 +79,18 @@ class Settings(BaseSettings):
                     "WUJIANG_BLIND_INDEX_KEY still has its development default; "
                     f"set a key of your own for env={self.env}"
                 )
+        if self.env == "production":
+            # Without them codes would only be logged and real names never checked.
+            missing = [
+                name
+                for name, value in [
+                    ("WUJIANG_SMS_GATEWAY_URL", self.sms_gateway_url),
+                    ("WUJIANG_VERIFICATION_URL", self.verification_url),
+                ]
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"{' and '.join(missing)} must be set in production")
         return self
 
     @property

@@ -31,3 +31,191 @@ class InvalidIdNumber(IdentityError):
     def __init__(self, detail: str, *, reason: IdNumberRule) -> None:
         super().__init__(detail, reason=reason)
         self.reason: IdNumberRule = reason
+
+
+# --- one-time codes and SMS --------------------------------------------------------------------
+# Never carry the phone number or the code: only what the caller needs to act (how long to wait,
+# how many tries are left).
+
+
+class ResendTooSoon(IdentityError):
+    """A code for this phone and purpose was sent less than a minute ago."""
+
+    type = "otp-resend-too-soon"
+    title = "A code was sent moments ago"
+    status = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class CodeExpired(IdentityError):
+    """No code is pending: it expired, was already used, or none was sent."""
+
+    type = "otp-expired"
+    title = "The code has expired or was already used"
+    status = 400
+
+
+class WrongCode(IdentityError):
+    """The code does not match; `attempts_left` more tries before the code is burned."""
+
+    type = "otp-wrong"
+    title = "The code is not correct"
+    status = 400
+
+    def __init__(self, detail: str, *, attempts_left: int) -> None:
+        super().__init__(detail, attempts_left=attempts_left)
+        self.attempts_left = attempts_left
+
+
+class TooManyAttempts(IdentityError):
+    """Too many wrong codes: this one is burned; `retry_after` says when a new one may be sent."""
+
+    type = "otp-locked"
+    title = "Too many wrong codes"
+    status = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class SmsUnavailable(IdentityError):
+    """The SMS gateway could not be reached or refused the message."""
+
+    type = "sms-unavailable"
+    title = "Text messages cannot be sent right now"
+    status = 503
+
+
+# --- access tokens -------------------------------------------------------------------------------
+
+TokenRefusal = Literal[
+    "malformed",
+    "algorithm",
+    "type",
+    "unknown-key",
+    "signature",
+    "issuer",
+    "audience",
+    "expired",
+    "not-yet-valid",
+    "revoked",
+]
+
+
+class InvalidToken(IdentityError):
+    """An access token that must not be honoured; `reason` says which check refused it.
+
+    The detail and reason never echo the token or its claims: a caller learns which rule failed,
+    not anything a forger could tune against."""
+
+    type = "invalid-token"
+    title = "The access token is not valid"
+    status = 401
+
+    def __init__(self, detail: str, *, reason: TokenRefusal) -> None:
+        super().__init__(detail, reason=reason)
+        self.reason: TokenRefusal = reason
+
+    def headers(self) -> dict[str, str]:
+        # RFC 6750 §3: a 401 for a bearer token says so, so OAuth clients know to refresh.
+        return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+class InvalidPhone(IdentityError):
+    type = "invalid-phone"
+    title = "The mobile number is not valid"
+    status = 422
+
+
+class InvalidCredentials(IdentityError):
+    """Sign-in refused; deliberately silent on whether the account exists."""
+
+    type = "invalid-credentials"
+    title = "The sign-in details are not correct"
+    status = 401
+
+
+class WeakPassword(IdentityError):
+    type = "weak-password"
+    title = "The password does not meet the rules"
+    status = 422
+
+
+class ResidentNotFound(IdentityError):
+    type = "resident-not-found"
+    title = "No such resident"
+    status = 404
+
+
+class IdNumberTaken(IdentityError):
+    """The ID number is already bound to another resident's account."""
+
+    type = "id-number-taken"
+    title = "This ID number belongs to another account"
+    status = 409
+
+
+class RealNameMismatch(IdentityError):
+    type = "real-name-mismatch"
+    title = "The name and ID number do not match"
+    status = 422
+
+
+class VerificationUnavailable(IdentityError):
+    type = "verification-unavailable"
+    title = "The real-name verification service is unavailable"
+    status = 503
+
+
+class OAuthError(IdentityError):
+    """A refusal of an OAuth endpoint: rendered there as RFC 6749 `{"error": oauth_error}`."""
+
+    oauth_error = "invalid_request"
+    status = 400
+
+
+class InvalidRequest(OAuthError):
+    type = "invalid-request"
+    title = "The OAuth request is malformed"
+
+
+class UnsupportedGrantType(OAuthError):
+    type = "unsupported-grant-type"
+    title = "The grant type is not supported"
+    oauth_error = "unsupported_grant_type"
+
+
+class InvalidGrant(OAuthError):
+    """A refresh token (or code) that cannot be used."""
+
+    type = "invalid-grant"
+    title = "The grant is not valid"
+    oauth_error = "invalid_grant"
+
+
+class SessionNotFound(IdentityError):
+    type = "session-not-found"
+    title = "No such session"
+    status = 404
+
+
+class NotAuthenticated(IdentityError):
+    type = "not-authenticated"
+    title = "Authentication required"
+    status = 401
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="wujiang"'}
+
+
+class InsufficientScope(IdentityError):
+    type = "insufficient-scope"
+    title = "The token does not allow this"
+    status = 403
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="wujiang", error="insufficient_scope"'}

@@ -34,9 +34,7 @@ class Resident(SQLModel, table=True):
     phone_token: str = Field(sa_column=Column(String(300), nullable=False))
     phone_index: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     name_token: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
-    id_number_token: str | None = Field(
-        default=None, sa_column=Column(String(300), nullable=True)
-    )
+    id_number_token: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
     # One ID number belongs to one resident.
     id_number_index: str | None = Field(
         default=None, sa_column=Column(String(64), nullable=True, unique=True)

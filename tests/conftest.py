@@ -43,6 +43,7 @@ from core.db import Database, set_database
 from core.migrate import migrate
 from core.redis import make_redis, set_redis
 from core.settings import Settings, get_settings
+from identity.keys import forget_cached_keys
 from ledger.service.accounts import forget_cached_accounts
 from migrations.models import metadata
 from tests.helpers import bypass_append_only
@@ -217,6 +218,12 @@ def _test_environment(database: Database, redis_client: Redis) -> None:
     """Every test runs against the test database and Redis, never a developer's own."""
 
 
+@pytest.fixture(autouse=True)
+def _fresh_signing_key_cache() -> None:
+    """Signing keys are cached per process; each test's keys live in its own transaction."""
+    forget_cached_keys()
+
+
 # --- Per-test fixtures ------------------------------------------------------------------------
 
 
@@ -271,6 +278,19 @@ def app(settings: Settings, session: AsyncSession) -> FastAPI:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def committed_client(
+    settings: Settings, committed_db: Database
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on an app with real request transactions (no shared test session): for
+    requests that must run concurrently, each in its own unit of work."""
+    app = create_app(settings)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as client:

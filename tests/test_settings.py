@@ -41,12 +41,25 @@ def test_short_secret_is_refused_in_production() -> None:
 
 
 @pytest.mark.usefixtures("clean_environment")
+def test_production_needs_real_sms_and_verification_services(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WUJIANG_LEDGER_HASH_KEY", "a-real-secret-of-some-length")
+    monkeypatch.setenv("WUJIANG_DATA_KEYS", f"k1:{generate_key()}")
+    monkeypatch.setenv("WUJIANG_BLIND_INDEX_KEY", generate_key())
+    with pytest.raises(ValidationError, match="SMS_GATEWAY_URL and WUJIANG_VERIFICATION_URL"):
+        Settings(_env_file=None, env="production")
+
+
+@pytest.mark.usefixtures("clean_environment")
 def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WUJIANG_ENV", "production")
     monkeypatch.setenv("WUJIANG_LEDGER_HASH_KEY", "a-real-secret-of-some-length")
     monkeypatch.setenv("WUJIANG_DATA_KEYS", f"k1:{generate_key()}")
     monkeypatch.setenv("WUJIANG_BLIND_INDEX_KEY", generate_key())
     monkeypatch.setenv("WUJIANG_REDIS_URL", "redis://cache:6379/0")
+    monkeypatch.setenv("WUJIANG_SMS_GATEWAY_URL", "https://sms.example/send")
+    monkeypatch.setenv("WUJIANG_VERIFICATION_URL", "https://verify.example/check")
 
     settings = Settings(_env_file=None)
 

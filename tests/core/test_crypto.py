@@ -283,8 +283,15 @@ GOOD_KEYS = {
 }
 
 
+SERVICES = {
+    "sms_gateway_url": "https://sms.example/send",
+    "verification_url": "https://verify.example/check",
+}
+
+
 def production(**overrides: str) -> Settings:
-    return Settings(_env_file=None, env="production", **{**GOOD_KEYS, **overrides})  # type: ignore[arg-type]
+    values = {**SERVICES, **GOOD_KEYS, **overrides}
+    return Settings(_env_file=None, env="production", **values)  # type: ignore[arg-type]
 
 
 def test_settings_build_the_key_ring_once_current_key_first() -> None:

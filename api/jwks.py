@@ -1,0 +1,24 @@
+"""`GET /.well-known/jwks.json`: the public keys that verify our tokens (RFC 7517)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from api.deps import Session
+from identity import keys
+
+router = APIRouter(tags=["identity"])
+
+# Clients may cache the set for five minutes. A new key can sign tokens within a minute of a
+# rotation, so a client meeting a kid its cached set lacks should fetch the set again (as
+# JWKS client libraries do).
+CACHE_CONTROL = "public, max-age=300"
+
+
+@router.get("/.well-known/jwks.json", summary="Public token-signing keys (JWK set)")
+async def jwks(session: Session, response: Response) -> dict[str, Any]:
+    """Every unretired signing key: the current one and the one before it."""
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return await keys.public_jwks(session)

@@ -1,0 +1,76 @@
+"""The signed-in resident's own account: profile, real name, password, sessions."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+
+from api.deps import Session
+from api.principal import CurrentResident
+from core.redis import get_redis
+from core.settings import get_settings
+from identity import residents, sessions
+from identity.schemas import RealNameResult, ResidentProfile, SessionOut
+from identity.verification import real_name_verifier
+
+router = APIRouter(prefix="/v1/me", tags=["app"])
+
+
+class RealNameIn(BaseModel):
+    name: str = Field(min_length=1, max_length=50, examples=["张三"])
+    id_number: str = Field(min_length=1, max_length=32, examples=["11010519491231002X"])
+
+
+class PasswordIn(BaseModel):
+    password: str = Field(min_length=1, max_length=256)
+
+
+class SignedOut(BaseModel):
+    sessions_ended: int
+
+
+@router.get("")
+async def my_profile(session: Session, me: CurrentResident) -> ResidentProfile:
+    """The resident's profile; phone, name and ID number masked."""
+    return await residents.profile(session, resident_id=me.resident_id)
+
+
+@router.post("/real-name")
+async def verify_my_real_name(
+    body: RealNameIn, session: Session, me: CurrentResident
+) -> RealNameResult:
+    """Verify name and ID number (GB 11643 and the verification service): assurance L2."""
+    return await residents.verify_real_name(
+        session,
+        real_name_verifier(get_settings()),
+        resident_id=me.resident_id,
+        name=body.name,
+        id_number=body.id_number,
+    )
+
+
+@router.put("/password", status_code=status.HTTP_204_NO_CONTENT)
+async def set_my_password(body: PasswordIn, session: Session, me: CurrentResident) -> None:
+    """Set or change the optional password."""
+    await residents.set_password(session, resident_id=me.resident_id, password=body.password)
+
+
+@router.get("/sessions")
+async def my_sessions(session: Session, me: CurrentResident) -> list[SessionOut]:
+    """Where the resident is signed in (devices and channels)."""
+    return await sessions.list_sessions(session, subject=me.subject)
+
+
+@router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def end_session(session_id: uuid.UUID, session: Session, me: CurrentResident) -> None:
+    """Sign one device out; only the resident's own sessions can be ended."""
+    await sessions.revoke(session, get_redis(), session_id=session_id, subject=me.subject)
+
+
+@router.post("/sessions/revoke-all")
+async def sign_out_everywhere(session: Session, me: CurrentResident) -> SignedOut:
+    """Sign out on every device, this one included."""
+    ended = await sessions.revoke_all(session, get_redis(), subject=me.subject)
+    return SignedOut(sessions_ended=ended)

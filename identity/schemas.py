@@ -1,0 +1,48 @@
+"""What the identity service returns. Personal data leaves only masked."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class ResidentProfile(BaseModel):
+    id: uuid.UUID
+    phone: str  # masked: 138****5678
+    name: str | None  # masked: 张*
+    id_number: str | None  # masked: 3205**********123X
+    assurance: str
+    language: str
+    has_password: bool
+    real_name_verified_at: datetime | None
+    created_at: datetime
+
+
+class RealNameResult(BaseModel):
+    profile: ResidentProfile
+    # "service" when the verification service confirmed the pair; "format-only" in development.
+    method: str
+
+
+class TokenResponse(BaseModel):
+    """RFC 6749 §5.1 token response, plus the session it belongs to."""
+
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the RFC 6749 token type, not a secret
+    expires_in: int
+    refresh_token: str
+    scope: str
+    session_id: uuid.UUID
+
+
+class SessionOut(BaseModel):
+    id: uuid.UUID
+    client_id: str
+    channel: str
+    device_name: str | None
+    assurance: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime

@@ -1,12 +1,14 @@
-"""OAuth 2.0 endpoints (RFC 6749). Their refusals are rendered with the RFC's own body,
-`{"error": …, "error_description": …}`, by the shared handler in api/errors.py."""
+"""OAuth 2.0 token endpoint (RFC 6749 §3.2). Each grant type is a handler registered in
+GRANTS; refusals are rendered with the RFC's own body (`{"error": …}`) by api/errors.py."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Session
 from core.redis import get_redis
@@ -15,21 +17,70 @@ from identity.errors import InvalidRequest, UnsupportedGrantType
 
 router = APIRouter(prefix="/oauth2", tags=["partner", "app"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+MAX_FIELD = 4096
+
+# A grant: the request (for client authentication headers) and its form fields in, the token
+# response body out.
+Grant = Callable[[AsyncSession, Request, Mapping[str, str]], Awaitable[dict[str, Any]]]
 
 
-@router.post("/token")
-async def token(
-    session: Session,
-    grant_type: Annotated[str, Form(max_length=100)],
-    client_id: Annotated[str, Form(max_length=100)],
-    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
-) -> JSONResponse:
-    """Token endpoint. Today: the `refresh_token` grant for first-party clients."""
-    if grant_type != "refresh_token":
-        raise UnsupportedGrantType(f"The {grant_type!r} grant is not supported here.")
-    if not refresh_token:
-        raise InvalidRequest("refresh_token is required.")
+async def refresh_token_grant(
+    session: AsyncSession, request: Request, form: Mapping[str, str]
+) -> dict[str, Any]:
+    """RFC 6749 §6: a refresh token for new tokens (first-party clients)."""
+    refresh_token, client_id = form.get("refresh_token"), form.get("client_id")
+    if not refresh_token or not client_id:
+        raise InvalidRequest("refresh_token and client_id are required.")
     issued = await sessions.refresh(
         session, get_redis(), refresh_token=refresh_token, client_id=client_id
     )
-    return JSONResponse(issued.model_dump(mode="json"), headers=NO_STORE)
+    return issued.model_dump(mode="json")
+
+
+GRANTS: dict[str, Grant] = {
+    "refresh_token": refresh_token_grant,
+}
+
+
+@router.post(
+    "/token",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type"],
+                        "properties": {"grant_type": {"type": "string", "enum": list(GRANTS)}},
+                        "additionalProperties": {"type": "string"},
+                    }
+                }
+            },
+            "required": True,
+        }
+    },
+)
+async def token(request: Request, session: Session) -> JSONResponse:
+    """Token endpoint: dispatches on `grant_type`."""
+    form = await _form(request)
+    if "grant_type" not in form:
+        raise InvalidRequest("grant_type is required.")
+    grant = GRANTS.get(form["grant_type"])
+    if grant is None:
+        raise UnsupportedGrantType("This grant type is not supported here.")
+    return JSONResponse(await grant(session, request, form), headers=NO_STORE)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The form body as plain strings; repeated or oversized parameters are refused (§3.2)."""
+    if not request.headers.get("content-type", "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        raise InvalidRequest("Send the parameters as application/x-www-form-urlencoded.")
+    form = await request.form()
+    fields: dict[str, str] = {}
+    for name, value in form.multi_items():
+        if not isinstance(value, str) or name in fields or len(value) > MAX_FIELD:
+            raise InvalidRequest(f"The {name!r} parameter is invalid or repeated.")
+        fields[name] = value
+    return fields

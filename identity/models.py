@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, String
+from sqlalchemy import Column, ForeignKey, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.db import configure_metadata
@@ -99,3 +99,82 @@ class RefreshToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     replaced_by_id: uuid.UUID | None = Field(default=None, nullable=True)
+
+
+class Client(SQLModel, table=True):
+    """A partner application that signs residents in with Smart Wujiang (OpenID Connect)."""
+
+    __tablename__ = "identity_client"
+
+    client_id: str = Field(sa_column=Column(String(100), primary_key=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    # Exact strings: a redirect URI is matched character for character, never by prefix.
+    redirect_uris: list[str] = Field(sa_column=Column(JSONDoc, nullable=False))
+    post_logout_redirect_uris: list[str] = Field(sa_column=Column(JSONDoc, nullable=False))
+    allowed_scopes: str = Field(sa_column=Column(String(1000), nullable=False))
+    # client_secret_basic, private_key_jwt, or none (public clients: PKCE alone).
+    auth_method: str = Field(sa_column=Column(String(32), nullable=False))
+    secret_hash: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
+    jwks: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONDoc, nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    disabled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class Consent(SQLModel, table=True):
+    """What a resident allowed a partner to receive; withdrawn from the app at any time."""
+
+    __tablename__ = "identity_consent"
+    __table_args__ = (UniqueConstraint("resident_id", "client_id"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    resident_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("identity_resident.id"), nullable=False)
+    )
+    client_id: str = Field(
+        sa_column=Column(ForeignKey("identity_client.client_id"), nullable=False, index=True)
+    )
+    scopes: str = Field(sa_column=Column(String(1000), nullable=False))
+    granted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    withdrawn_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
+
+
+class StaffRole(enum.StrEnum):
+    AWARDER = "awarder"
+    APPROVER = "approver"
+    MERCHANT_CASHIER = "merchant_cashier"
+    COUNTER_CLERK = "counter_clerk"
+    ADMIN = "admin"
+
+
+class Staff(SQLModel, table=True):
+    """A community worker, merchant cashier, clerk or operator. Signs in with a password and a
+    TOTP second factor."""
+
+    __tablename__ = "identity_staff"
+
+    id: uuid.UUID = Field(primary_key=True)
+    username: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    display_name: str = Field(sa_column=Column(String(100), nullable=False))
+    password_hash: str = Field(sa_column=Column(String(300), nullable=False))
+    totp_secret_token: str = Field(sa_column=Column(String(300), nullable=False))
+    # The last TOTP time step accepted: a code is good once, even within its 30 s.
+    totp_last_step: int = Field(default=0, nullable=False)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    disabled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class StaffGrant(SQLModel, table=True):
+    """One role of a staff member in one community (社区); `*` for district-wide."""
+
+    __tablename__ = "identity_staff_grant"
+    __table_args__ = (UniqueConstraint("staff_id", "role", "community"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    staff_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("identity_staff.id"), nullable=False, index=True)
+    )
+    role: str = Field(sa_column=Column(String(32), nullable=False))
+    community: str = Field(sa_column=Column(String(64), nullable=False))
+    granted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

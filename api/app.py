@@ -9,6 +9,11 @@ import structlog
 from fastapi import APIRouter, FastAPI
 
 from api import auth, health, jwks, me, metrics, oauth
+from api import authorize as authorize_api
+from api import consents as consents_api
+from api import device as device_api
+from api import oidc as oidc_api
+from api import staff as staff_api
 from api.errors import register_error_handlers
 from api.middleware import RequestContextMiddleware
 from core.db import get_database
@@ -26,6 +31,12 @@ ROUTERS: list[APIRouter] = [
     auth.router,
     me.router,
     oauth.router,
+    oidc_api.router,
+    consents_api.router,
+    device_api.router,
+    staff_api.router,
+    authorize_api.router,
+    authorize_api.app_router,
 ]
 
 log = structlog.get_logger(__name__)

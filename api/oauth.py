@@ -11,8 +11,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Session
+from api.device import DEVICE_CODE_GRANT, device_code_grant
+from api.oidc import authorization_code_grant
 from core.redis import get_redis
-from identity import sessions
+from identity import clients, sessions
 from identity.errors import InvalidRequest, UnsupportedGrantType
 
 router = APIRouter(prefix="/oauth2", tags=["partner", "app"])
@@ -31,13 +33,25 @@ async def refresh_token_grant(
     refresh_token, client_id = form.get("refresh_token"), form.get("client_id")
     if not refresh_token or not client_id:
         raise InvalidRequest("refresh_token and client_id are required.")
+    if client_id not in FIRST_PARTY_PUBLIC_CLIENTS:
+        # A registered partner proves who it is, as at every use of its credentials (§6).
+        client = await clients.authenticate(
+            session, get_redis(), authorization=request.headers.get("authorization"), form=form
+        )
+        client_id = client.client_id
     issued = await sessions.refresh(
         session, get_redis(), refresh_token=refresh_token, client_id=client_id
     )
     return issued.model_dump(mode="json")
 
 
+# The app, TV boxes and the staff app are public clients: their refresh tokens are bound to a
+# device session and rotate on every use.
+FIRST_PARTY_PUBLIC_CLIENTS = frozenset({"wujiang-app", "wujiang-tv", "wujiang-staff"})
+
 GRANTS: dict[str, Grant] = {
+    DEVICE_CODE_GRANT: device_code_grant,
+    "authorization_code": authorization_code_grant,
     "refresh_token": refresh_token_grant,
 }
 
@@ -73,9 +87,7 @@ async def token(request: Request, session: Session) -> JSONResponse:
 
 async def _form(request: Request) -> dict[str, str]:
     """The form body as plain strings; repeated or oversized parameters are refused (§3.2)."""
-    if not request.headers.get("content-type", "").startswith(
-        "application/x-www-form-urlencoded"
-    ):
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         raise InvalidRequest("Send the parameters as application/x-www-form-urlencoded.")
     form = await request.form()
     fields: dict[str, str] = {}

@@ -13,8 +13,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.deps import Session
 from core.redis import get_redis
 from identity import tokens
-from identity.errors import InsufficientScope, NotAuthenticated
+from identity.errors import InsufficientRole, InsufficientScope, NotAuthenticated
+from identity.models import StaffRole
 from identity.sessions import API_AUDIENCE
+from identity.staff import EVERYWHERE
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from sign-in or /oauth2/token")
 
@@ -65,3 +67,99 @@ def require(scope: str) -> Callable[..., Awaitable[Principal]]:
 
 
 CurrentResident = Annotated[Principal, Depends(require("profile"))]
+
+
+# --- staff -----------------------------------------------------------------------------------
+# Staff tokens come only from POST /v1/staff/sessions (password + TOTP): channel `staff`, acr
+# `staff-mfa`, scope `staff`, and a `roles` claim of {role, community} pairs re-read from the
+# grants at every issue. Residents' tokens have none of these, so they never pass a staff check;
+# staff tokens lack the `profile` scope, so they never pass CurrentResident.
+#
+# Roles do not imply one another, `admin` included: admin manages staff accounts, and an admin
+# who should also award points needs the `awarder` grant too. `*` as community means district-
+# wide: the role holds in every community.
+
+STAFF_SCOPE = "staff"
+STAFF_CLIENT_ID = "wujiang-staff"
+
+
+@dataclass(frozen=True)
+class StaffPrincipal:
+    subject: str
+    session_id: uuid.UUID
+    roles: frozenset[tuple[str, str]]  # (role, community); community "*" = district-wide
+
+    @property
+    def staff_id(self) -> uuid.UUID:
+        return uuid.UUID(self.subject)
+
+    def can(self, role: StaffRole, community: str) -> bool:
+        """Whether the staff member holds `role` in `community`, or district-wide."""
+        return (role.value, community) in self.roles or (role.value, EVERYWHERE) in self.roles
+
+    def holds(self, role: StaffRole) -> bool:
+        """Whether the staff member holds `role` in any community."""
+        return any(held == role.value for held, _ in self.roles)
+
+    def check(self, role: StaffRole, community: str) -> None:
+        """Refuse with 403 `insufficient-role` unless `can(role, community)`."""
+        if not self.can(role, community):
+            raise InsufficientRole(
+                f"This needs the {role.value!r} role in community {community!r}.",
+                role=role.value,
+                community=community,
+            )
+
+
+async def current_staff(
+    session: Session,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> StaffPrincipal:
+    """The verified staff caller; 401 without a valid token, 403 for a token that is not a staff
+    member's (a resident's, a partner's)."""
+    if credentials is None:
+        raise NotAuthenticated("Sign in: this needs an access token (Authorization: Bearer).")
+    claims = await tokens.verify_access_token(
+        session, credentials.credentials, audience=API_AUDIENCE, redis=get_redis()
+    )
+    if (
+        claims.channel != "staff"
+        or claims.assurance != tokens.STAFF_ACR
+        or claims.client_id != STAFF_CLIENT_ID
+        or STAFF_SCOPE not in claims.scopes
+    ):
+        raise InsufficientRole("This needs a staff member's sign-in.")
+    return StaffPrincipal(
+        subject=claims.sub, session_id=claims.sid, roles=_roles(claims.extra.get("roles"))
+    )
+
+
+def require_staff(role: StaffRole | None = None) -> Callable[..., Awaitable[StaffPrincipal]]:
+    """A dependency: the staff caller, if they hold `role` in some community (any staff member
+    when `role` is None); 403 `insufficient-role` otherwise. Per-community checks are the
+    handler's, with `StaffPrincipal.check(role, community)`."""
+
+    async def dependency(
+        staff: Annotated[StaffPrincipal, Depends(current_staff)],
+    ) -> StaffPrincipal:
+        if role is not None and not staff.holds(role):
+            raise InsufficientRole(f"This needs the {role.value!r} role.", role=role.value)
+        return staff
+
+    return dependency
+
+
+def _roles(claim: object) -> frozenset[tuple[str, str]]:
+    # Our own signed claim, but read strictly: anything unexpected grants nothing.
+    if not isinstance(claim, list):
+        return frozenset()
+    return frozenset(
+        (item["role"], item["community"])
+        for item in claim
+        if isinstance(item, dict)
+        and isinstance(item.get("role"), str)
+        and isinstance(item.get("community"), str)
+    )
+
+
+CurrentStaff = Annotated[StaffPrincipal, Depends(require_staff())]

@@ -10,14 +10,18 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
+from cli.clients import clients_app
 from cli.keys import keys_app
 from cli.ledger import ledger_app
+from cli.staff import staff_app
 from core.migrate import run_migrations
 from core.settings import Settings, get_settings
 
 app = typer.Typer(help="Smart Wujiang platform operations.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(keys_app, name="keys")
+app.add_typer(clients_app, name="clients")
+app.add_typer(staff_app, name="staff")
 
 console = Console()
 

@@ -219,3 +219,206 @@ class InsufficientScope(IdentityError):
 
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": 'Bearer realm="wujiang", error="insufficient_scope"'}
+
+
+# --- staff ---------------------------------------------------------------------------------------
+
+
+class InvalidStaffDetails(IdentityError):
+    """A username, role or community code that breaks the rules (see identity.staff)."""
+
+    type = "invalid-staff-details"
+    title = "The staff details are not valid"
+    status = 422
+
+
+class StaffNotFound(IdentityError):
+    type = "staff-not-found"
+    title = "No such staff member"
+    status = 404
+
+
+class StaffExists(IdentityError):
+    type = "staff-exists"
+    title = "This staff username is taken"
+    status = 409
+
+
+class InsufficientRole(IdentityError):
+    """The staff token lacks the role, in the community, that this action needs."""
+
+    type = "insufficient-role"
+    title = "The staff member may not do this here"
+    status = 403
+
+
+# --- partner clients (OpenID Connect) ------------------------------------------------------------
+
+
+class InvalidClient(OAuthError):
+    """Client authentication failed (RFC 6749 §5.2); `basic` when HTTP Basic was attempted."""
+
+    type = "invalid-client"
+    title = "Client authentication failed"
+    oauth_error = "invalid_client"
+    status = 401
+
+    def __init__(self, detail: str, *, basic: bool = False) -> None:
+        super().__init__(detail)
+        self.basic = basic
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Basic realm="wujiang"'} if self.basic else {}
+
+
+class InvalidClientMetadata(OAuthError):
+    """A client registration that breaks a rule (redirect URI, scope, keys)."""
+
+    type = "invalid-client-metadata"
+    title = "The client registration is not valid"
+    oauth_error = "invalid_client_metadata"
+
+
+class ClientNotFound(IdentityError):
+    type = "client-not-found"
+    title = "No such client"
+    status = 404
+
+
+class ConsentNotFound(IdentityError):
+    type = "consent-not-found"
+    title = "No such consent"
+    status = 404
+
+
+# --- the browser side of the authorization endpoint (identity.authorize, identity.web_login) ---
+
+
+class AuthorizationRequestInvalid(IdentityError):
+    """An authorization request that cannot be answered at its redirect URI (unknown client,
+    unregistered redirect URI, malformed parameters): shown to the resident, never redirected."""
+
+    type = "authorization-request-invalid"
+    title = "The sign-in request is not valid"
+    status = 400
+
+
+class AuthorizationRefused(IdentityError):
+    """A refusal sent back to the partner at its (verified) redirect URI as RFC 6749 §4.1.2.1
+    `error`, `error_description` and `state`. The redirect target is an attribute, not an
+    extension member, so it is never echoed in a problem body."""
+
+    type = "authorization-refused"
+    title = "The authorization was refused"
+    status = 400
+
+    def __init__(
+        self, detail: str, *, oauth_error: str, redirect_uri: str, state: str | None
+    ) -> None:
+        super().__init__(detail)
+        self.oauth_error = oauth_error
+        self.redirect_uri = redirect_uri
+        self.state = state
+
+
+class AuthorizationRequestExpired(IdentityError):
+    """The pending sign-in request is gone (10 minutes passed, already finished, or it belongs
+    to another browser)."""
+
+    type = "authorization-request-expired"
+    title = "The sign-in request has expired"
+    status = 400
+
+
+class CsrfRefused(IdentityError):
+    type = "csrf-refused"
+    title = "The form could not be verified"
+    status = 403
+
+
+class LoginTicketNotFound(IdentityError):
+    type = "login-ticket-not-found"
+    title = "No such sign-in QR code"
+    status = 404
+
+
+class LoginTicketExpired(IdentityError):
+    type = "login-ticket-expired"
+    title = "The sign-in QR code has expired"
+    status = 410
+
+
+class LoginTicketAnswered(IdentityError):
+    """The QR code was already approved or denied: a ticket is answered once."""
+
+    type = "login-ticket-answered"
+    title = "The sign-in QR code was already used"
+    status = 409
+
+
+class LoginTicketPending(IdentityError):
+    type = "login-ticket-pending"
+    title = "The sign-in QR code has not been confirmed yet"
+    status = 409
+
+
+class LoginTicketDenied(IdentityError):
+    type = "login-ticket-denied"
+    title = "The sign-in was declined in the app"
+    status = 403
+
+
+# --- device authorization grant (RFC 8628, TV boxes) ---------------------------------------------
+# The first four answer a polling box at /oauth2/token with RFC 8628 §3.5's own error codes.
+
+
+class InvalidDeviceScope(OAuthError):
+    type = "invalid-device-scope"
+    title = "The client may not ask for this scope"
+    oauth_error = "invalid_scope"
+
+
+class AuthorizationPending(OAuthError):
+    type = "authorization-pending"
+    title = "The resident has not decided yet"
+    oauth_error = "authorization_pending"
+
+
+class SlowDown(OAuthError):
+    """Polled faster than the interval: keep polling, 5 s more slowly from now on."""
+
+    type = "slow-down"
+    title = "Polling too fast"
+    oauth_error = "slow_down"
+
+
+class DeviceAccessDenied(OAuthError):
+    type = "device-access-denied"
+    title = "The resident denied the request"
+    oauth_error = "access_denied"
+
+
+class DeviceCodeExpired(OAuthError):
+    type = "device-code-expired"
+    title = "The device code has expired"
+    oauth_error = "expired_token"
+
+
+class InvalidUserCode(IdentityError):
+    """Not a user code at all (wrong letters or length); says nothing of live codes."""
+
+    type = "invalid-user-code"
+    title = "This is not a valid code"
+    status = 422
+
+
+class UserCodeNotFound(IdentityError):
+    type = "user-code-not-found"
+    title = "No request with this code"
+    status = 404
+
+
+class UserCodeAlreadyDecided(IdentityError):
+    type = "user-code-decided"
+    title = "This request was already approved or denied"
+    status = 409

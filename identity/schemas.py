@@ -46,3 +46,35 @@ class SessionOut(BaseModel):
     created_at: datetime
     last_used_at: datetime
     expires_at: datetime
+
+
+class ConsentOut(BaseModel):
+    """What a resident allowed a partner to receive (identity.consents)."""
+
+    client_id: str
+    client_name: str
+    scopes: list[str]
+    granted_at: datetime
+
+
+class DeviceAuthorization(BaseModel):
+    """RFC 8628 §3.2 device authorization response, for the TV box."""
+
+    device_code: str
+    user_code: str  # shown as BCDF-GHJK
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: int
+    interval: int
+
+
+class DeviceRequest(BaseModel):
+    """A TV box's pending request as the resident's app shows it before approving."""
+
+    user_code: str
+    client_id: str
+    client_name: str
+    scope: list[str]
+    status: str  # pending, approved or denied
+    expires_at: datetime
+    expires_in: int

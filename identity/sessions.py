@@ -22,9 +22,13 @@ from core.settings import get_settings
 from identity import tokens
 from identity.errors import InvalidGrant, SessionNotFound
 from identity.models import AuthSession, RefreshToken
+from identity.pairwise import pairwise_subject
 from identity.schemas import SessionOut, TokenResponse
 
 API_AUDIENCE = "wujiang-api"
+# Tokens of partner (OpenID Connect) sessions: a different resource, so they never pass as app
+# tokens, and a pairwise subject (identity.pairwise) instead of the resident id.
+PARTNER_AUDIENCE = "wujiang-partner"
 # Two refreshes racing with the same token (a client retrying, two tabs): the loser is refused
 # without revoking the session if the winner rotated it this recently.
 RACE_GRACE = timedelta(seconds=10)
@@ -201,13 +205,15 @@ async def _new_refresh_token(
 async def _tokens(session: AsyncSession, auth: AuthSession, refresh_token: str) -> TokenResponse:
     issued = await tokens.issue_access_token(
         session,
-        subject=auth.subject,
+        # Derived from the session's channel, so refreshed partner tokens keep both.
+        subject=_token_subject(auth),
         client_id=auth.client_id,
-        audience=API_AUDIENCE,
+        audience=PARTNER_AUDIENCE if auth.channel == "partner" else API_AUDIENCE,
         scope=auth.scope,
         session_id=auth.id,
         assurance=auth.assurance,
         channel=auth.channel,
+        extra=await _extra_claims(session, auth),
     )
     return TokenResponse(
         access_token=issued.token,
@@ -216,6 +222,23 @@ async def _tokens(session: AsyncSession, auth: AuthSession, refresh_token: str) 
         scope=auth.scope,
         session_id=auth.id,
     )
+
+
+async def _extra_claims(session: AsyncSession, auth: AuthSession) -> dict[str, Any] | None:
+    """Claims derived afresh at every issue (sign-in and each refresh), never stored with the
+    session: a staff member's roles come from their current grants, so a revoked grant is gone
+    from the next token, and a disabled account gets none."""
+    if auth.subject_type != "staff":
+        return None
+    from identity import staff  # deferred: identity.staff ends sessions through this module
+
+    return await staff.token_claims(session, staff_id=uuid.UUID(auth.subject))
+
+
+def _token_subject(auth: AuthSession) -> str:
+    if auth.channel == "partner":
+        return pairwise_subject(auth.client_id, auth.subject)
+    return auth.subject
 
 
 def _hash(raw: str) -> str:

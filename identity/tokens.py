@@ -6,7 +6,8 @@ Header: `{"alg": "ES256", "kid": <signing key>, "typ": "at+jwt"}`. Claims:
   `iat`, `nbf` (= `iat`), `exp` (`iat` + settings.access_token_ttl_seconds), `jti` (a UUIDv7);
 - `sid`: the sign-in session (identity.sessions), so revoking it reaches its access tokens;
 - `acr`: the assurance level (`phone`, `real_name`, `in_person`), the claim RFC 9068 §2.2.1 and
-  OpenID Connect use for it, rather than a custom one;
+  OpenID Connect use for it, rather than a custom one; staff tokens carry `staff-mfa` (STAFF_ACR:
+  password plus TOTP), which no resident's token can;
 - `channel`: where the session was opened (`app`, `kiosk`, `tv`, `hotline`, `partner`, `staff`);
 - whatever `extra` claims the issuer adds (staff roles, for example), never replacing the above.
 
@@ -24,7 +25,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -48,6 +49,8 @@ REGISTERED_CLAIMS = frozenset(
 )
 _REQUIRED_CLAIMS = sorted(REGISTERED_CLAIMS - {"nbf"})
 _MAX_KID_LENGTH = 64  # the column's width: anything longer cannot name a key of ours
+# The `acr` of staff sessions (identity.staff): not a resident assurance level, so kept apart.
+STAFF_ACR = "staff-mfa"
 
 
 class Channel(enum.StrEnum):
@@ -82,7 +85,7 @@ class AccessClaims(BaseModel):
     exp: datetime
     jti: str
     sid: uuid.UUID
-    assurance: Assurance = Field(alias="acr")
+    assurance: Assurance | Literal["staff-mfa"] = Field(alias="acr")
     channel: Channel
     extra: Mapping[str, Any] = Field(default_factory=dict)
 
@@ -129,7 +132,7 @@ async def issue_access_token(
         "exp": int(expires_at.timestamp()),
         "jti": jti,
         "sid": str(session_id),
-        "acr": Assurance(assurance).value,
+        "acr": STAFF_ACR if assurance == STAFF_ACR else Assurance(assurance).value,
         "channel": Channel(channel).value,
     }
     key = await keys.current_signing_key(session)

@@ -154,12 +154,17 @@ async def test_oauth_errors_keep_the_rfc_6749_body(client):
     missing = await client.post("/oauth2/token", data={"client_id": "wujiang-app"})
     unknown = await client.post(
         "/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": "nope", "client_id": "wujiang-app"},
+    )
+    stranger = await client.post(
+        "/oauth2/token",
         data={"grant_type": "refresh_token", "refresh_token": "nope", "client_id": "x"},
     )
 
     assert (unsupported.status_code, unsupported.json()["error"]) == (400, "unsupported_grant_type")
     assert (missing.status_code, missing.json()["error"]) == (400, "invalid_request")
     assert (unknown.status_code, unknown.json()["error"]) == (400, "invalid_grant")
+    assert (stranger.status_code, stranger.json()["error"]) == (401, "invalid_client")
 
 
 async def test_sessions_are_listed_and_revoked_one_by_one_or_everywhere(client, gateways):

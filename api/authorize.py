@@ -1,0 +1,431 @@
+"""The browser side of the OpenID Connect provider: /oauth2/authorize and its pages (sign-in by
+QR code or SMS code, consent), RP-initiated logout, and the app's answer to a scanned QR code.
+
+Pages are server-rendered HTML (api/authorize_pages.py). Refusals the partner must hear go back
+to its verified redirect URI; every other refusal is a page, never a redirect and never a 500."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from typing import Annotated
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import segno
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
+
+from api import authorize_pages as pages
+from api.deps import Session
+from api.principal import CurrentResident
+from core.crypto import mask_phone
+from core.errors import DomainError
+from core.ratelimit import RateLimited, hit
+from core.redis import get_redis
+from core.settings import get_settings
+from identity import authorize, web_login
+from identity.authorize import (
+    NeedsConsent,
+    NeedsLogin,
+    NeedsRealName,
+    Outcome,
+    PendingAuthorization,
+    Redirect,
+)
+from identity.errors import (
+    AuthorizationRefused,
+    CodeExpired,
+    InvalidPhone,
+    LoginTicketPending,
+    ResendTooSoon,
+    SmsUnavailable,
+    TooManyAttempts,
+    WrongCode,
+)
+from identity.sms import sms_sender
+
+router = APIRouter(prefix="/oauth2", tags=["partner"])
+app_router = APIRouter(prefix="/v1/me/qr-logins", tags=["app"])
+
+WEB_COOKIE = "wj_web"
+BIND_COOKIE = "wj_bind"  # binds pending requests (and their forms) to this browser
+COOKIE_PATH = "/oauth2"
+_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")
+LOGIN_PATH = "/oauth2/authorize/login"
+CONSENT_PATH = "/oauth2/authorize/consent"
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+# --- responses ---------------------------------------------------------------------------------
+
+
+def _html(content: str, *, status: int = 200, script_nonce: str | None = None) -> HTMLResponse:
+    script = f"'nonce-{script_nonce}'" if script_nonce else "'none'"
+    policy = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; "
+        f"script-src {script}; frame-ancestors 'none'; base-uri 'none'"
+    )
+    headers = {
+        **_NO_STORE,
+        "Content-Security-Policy": policy,
+        "X-Frame-Options": "DENY",  # the consent page must not be clickjacked
+        "Referrer-Policy": "no-referrer",
+    }
+    return HTMLResponse(content, status_code=status, headers=headers)
+
+
+def _error(exc: DomainError) -> HTMLResponse:
+    return _html(pages.error_page(exc.detail), status=exc.status)
+
+
+def _see(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers=_NO_STORE)
+
+
+def _to_partner(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=302, headers=_NO_STORE)
+
+
+def _secure() -> bool:
+    return get_settings().issuer.startswith("https://")
+
+
+def _set_cookie(response: Response, name: str, value: str, max_age: int | None) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(),
+    )
+
+
+def _step(outcome: Outcome, pending: PendingAuthorization) -> Response:
+    """Where the browser goes after a step of the flow."""
+    if isinstance(outcome, Redirect):
+        return _to_partner(outcome.url)
+    if isinstance(outcome, NeedsLogin):
+        return _see(f"{LOGIN_PATH}?request={pending.id}")
+    if isinstance(outcome, NeedsRealName):
+        return _html(pages.real_name_page(pending))
+    assert isinstance(outcome, NeedsConsent)
+    return _html(pages.consent_page(pending, outcome.claims))
+
+
+def _caller(request: Request) -> str:
+    """The caller's address as a rate-limit bucket name: hashed, since an IP is personal data."""
+    address = request.client.host if request.client else "unknown"
+    return hashlib.sha256(address.encode()).hexdigest()[:32]
+
+
+def _cookie(request: Request, name: str) -> str | None:
+    value = request.cookies.get(name)
+    return value if value and _COOKIE_VALUE.fullmatch(value) else None
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    return authorize.single_params(items)
+
+
+async def _pending_form(request: Request) -> tuple[PendingAuthorization, dict[str, str]]:
+    """A posted form's pending request, checked against this browser and its CSRF token."""
+    form = await _form(request)
+    pending = await authorize.load(
+        get_redis(), form.get("request", ""), browser_token=_cookie(request, BIND_COOKIE)
+    )
+    authorize.check_csrf(pending, form.get("csrf"))
+    return pending, form
+
+
+# --- the authorization endpoint ----------------------------------------------------------------
+
+
+@router.get("/authorize", response_class=HTMLResponse)
+async def authorization_endpoint(request: Request, session: Session) -> Response:
+    """OpenID Connect authorization endpoint: code flow, PKCE S256 required."""
+    redis = get_redis()
+    browser = _cookie(request, BIND_COOKIE)
+    fresh_browser = browser is None
+    browser = browser or secrets.token_urlsafe(32)
+    try:
+        params = authorize.single_params(request.query_params.multi_items())
+        pending = await authorize.begin(session, redis, params, browser_token=browser)
+        web = await web_login.current_web_session(redis, _cookie(request, WEB_COOKIE))
+        outcome = await authorize.proceed(session, redis, pending, web)
+    except AuthorizationRefused as refused:
+        return _to_partner(authorize.error_redirect(refused))
+    except DomainError as exc:
+        return _error(exc)
+    if isinstance(outcome, NeedsConsent | NeedsRealName):
+        # The consent page has its own address, so reloading it does not start over.
+        response: Response = _see(f"{CONSENT_PATH}?request={pending.id}")
+    else:
+        response = _step(outcome, pending)
+    if fresh_browser:
+        _set_cookie(response, BIND_COOKIE, browser, max_age=None)
+    return response
+
+
+@router.get("/authorize/login", response_class=HTMLResponse)
+async def login_page(request: Request, session: Session) -> Response:
+    """The sign-in page: a QR code for the app, or phone and SMS code."""
+    try:
+        pending = await authorize.load(
+            get_redis(),
+            request.query_params.get("request", ""),
+            browser_token=_cookie(request, BIND_COOKIE),
+        )
+        return await _login(pending, ticket_id=request.query_params.get("ticket"))
+    except DomainError as exc:
+        return _error(exc)
+
+
+async def _login(
+    pending: PendingAuthorization,
+    *,
+    ticket_id: str | None = None,
+    message: tuple[str, str] | None = None,
+) -> Response:
+    redis = get_redis()
+    ticket = await web_login.get_ticket(redis, ticket_id) if ticket_id else None
+    if (
+        ticket is None
+        or ticket.request_id != pending.id
+        or ticket.status
+        not in {
+            "pending",
+            "approved",
+        }
+    ):
+        ticket = await web_login.new_ticket(
+            redis,
+            request_id=pending.id,
+            client_id=pending.client_id,
+            client_name=pending.client_name,
+            scope=pending.scope,
+        )
+    svg = segno.make(ticket.deep_link, error="m").svg_inline(scale=5, dark="#1f2933")
+    nonce = secrets.token_urlsafe(16)
+    page = pages.login_page(
+        pending,
+        ticket_id=ticket.id,
+        qr_svg=svg,
+        status_url=f"/oauth2/authorize/qr/{ticket.id}",
+        restart_url=f"{LOGIN_PATH}?request={pending.id}",
+        script_nonce=nonce,
+        message=message,
+    )
+    return _html(page, script_nonce=nonce)
+
+
+@router.get("/authorize/qr/{ticket}")
+async def qr_status(ticket: Annotated[str, Path(max_length=64)], request: Request) -> Response:
+    """What became of a QR login ticket: pending, approved, denied or expired."""
+    redis = get_redis()
+    try:
+        await hit(redis, bucket=f"qr-status:ip:{_caller(request)}", limit=300, window_seconds=300)
+    except RateLimited as exc:
+        return JSONResponse({"status": "pending"}, status_code=429, headers=exc.headers())
+    found = await web_login.get_ticket(redis, ticket)
+    return JSONResponse({"status": found.status if found else "expired"}, headers=_NO_STORE)
+
+
+@router.post("/authorize/qr/continue", response_class=HTMLResponse)
+async def qr_continue(request: Request, session: Session) -> Response:
+    """The page's next step once the app approved its QR code: the browser is signed in."""
+    try:
+        pending, form = await _pending_form(request)
+    except DomainError as exc:
+        return _error(exc)
+    ticket_id = form.get("ticket", "")
+    try:
+        cookie = await web_login.redeem_ticket(
+            session, get_redis(), ticket_id=ticket_id, request_id=pending.id
+        )
+    except LoginTicketPending:
+        waiting = ("请先在手机上确认登录。", "Confirm the sign-in in the app first.")
+        return await _login(pending, ticket_id=ticket_id, message=waiting)
+    except DomainError:
+        again = ("二维码已失效或已被拒绝，请重新扫码。", "The QR code expired or was declined.")
+        return await _login(pending, message=again)
+    response = _see(f"{CONSENT_PATH}?request={pending.id}")
+    _set_cookie(
+        response, WEB_COOKIE, cookie, max_age=int(web_login.WEB_SESSION_TTL.total_seconds())
+    )
+    return response
+
+
+@router.post("/authorize/sms-code", response_class=HTMLResponse)
+async def sms_code(request: Request) -> Response:
+    """Text a sign-in code to the phone typed on the page."""
+    try:
+        pending, form = await _pending_form(request)
+    except DomainError as exc:
+        return _error(exc)
+    phone = form.get("phone", "")[:32]
+    try:
+        await web_login.send_sign_in_code(
+            get_redis(), sms_sender(get_settings()), phone=phone, caller=_caller(request)
+        )
+    except ResendTooSoon:
+        sent = ("验证码刚刚已发送，请稍后再试。", "A code was sent moments ago.")
+        return _html(pages.code_page(pending, phone=phone, masked=mask_phone(phone), message=sent))
+    except InvalidPhone:
+        return await _login(pending, message=("手机号码格式不正确。", "The number is not valid."))
+    except (RateLimited, SmsUnavailable):
+        return await _login(pending, message=("暂时无法发送短信，请稍后再试。", "Try later."))
+    return _html(pages.code_page(pending, phone=phone, masked=mask_phone(phone), message=None))
+
+
+@router.post("/authorize/sms-sign-in", response_class=HTMLResponse)
+async def sms_sign_in(request: Request, session: Session) -> Response:
+    """Sign the browser in with the phone and its SMS code."""
+    try:
+        pending, form = await _pending_form(request)
+    except DomainError as exc:
+        return _error(exc)
+    phone, code = form.get("phone", "")[:32], form.get("code", "")[:12]
+    try:
+        cookie = await web_login.sign_in_with_code(
+            session, get_redis(), phone=phone, code=code, caller=_caller(request)
+        )
+    except (WrongCode, CodeExpired, TooManyAttempts) as exc:
+        wrong = ("验证码不正确或已失效。", exc.detail)
+        page = pages.code_page(pending, phone=phone, masked=mask_phone(phone), message=wrong)
+        return _html(page, status=400)
+    except (InvalidPhone, RateLimited):
+        return await _login(pending, message=("请重新登录。", "Please sign in again."))
+    response = _see(f"{CONSENT_PATH}?request={pending.id}")
+    _set_cookie(
+        response, WEB_COOKIE, cookie, max_age=int(web_login.WEB_SESSION_TTL.total_seconds())
+    )
+    return response
+
+
+@router.get("/authorize/consent", response_class=HTMLResponse)
+async def consent_page(request: Request, session: Session) -> Response:
+    """The consent page (or the verify-your-real-name page), unless consent is already given."""
+    redis = get_redis()
+    try:
+        pending = await authorize.load(
+            redis,
+            request.query_params.get("request", ""),
+            browser_token=_cookie(request, BIND_COOKIE),
+        )
+        web = await web_login.current_web_session(redis, _cookie(request, WEB_COOKIE))
+        return _step(await authorize.proceed(session, redis, pending, web), pending)
+    except AuthorizationRefused as refused:
+        return _to_partner(authorize.error_redirect(refused))
+    except DomainError as exc:
+        return _error(exc)
+
+
+@router.post("/authorize/consent", response_class=HTMLResponse)
+async def consent_answer(request: Request, session: Session) -> Response:
+    """Allow or deny: the code, or access_denied, goes back to the partner."""
+    redis = get_redis()
+    try:
+        pending, form = await _pending_form(request)
+        web = await web_login.current_web_session(redis, _cookie(request, WEB_COOKIE))
+        allow = form.get("decision") == "allow"
+        return _step(await authorize.decide(session, redis, pending, web, allow=allow), pending)
+    except AuthorizationRefused as refused:
+        return _to_partner(authorize.error_redirect(refused))
+    except DomainError as exc:
+        return _error(exc)
+
+
+# --- logout ------------------------------------------------------------------------------------
+
+
+@router.get("/logout", response_class=HTMLResponse)
+async def end_session(request: Request, session: Session) -> Response:
+    """OpenID Connect RP-Initiated Logout: end the browser session; back to the partner only if
+    post_logout_redirect_uri is registered for the client the id_token_hint was issued to."""
+    try:
+        params = authorize.single_params(request.query_params.multi_items())
+    except DomainError as exc:
+        return _error(exc)
+    target = await web_login.end_session(
+        session,
+        get_redis(),
+        cookie=_cookie(request, WEB_COOKIE),
+        id_token_hint=params.get("id_token_hint"),
+        client_id=params.get("client_id"),
+        post_logout_redirect_uri=params.get("post_logout_redirect_uri"),
+    )
+    response: Response
+    if target is None:
+        response = _html(pages.signed_out_page())
+    else:
+        response = _to_partner(_with_state(target, params.get("state")))
+    response.delete_cookie(WEB_COOKIE, path=COOKIE_PATH, secure=_secure(), httponly=True)
+    return response
+
+
+def _with_state(uri: str, state: str | None) -> str:
+    if state is None:
+        return uri
+    parts = urlsplit(uri)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), ("state", state)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+# --- the app's answer to a scanned QR code -----------------------------------------------------
+
+
+class QrAnswer(BaseModel):
+    approve: bool
+
+
+class ClaimOut(BaseModel):
+    scope: str
+    zh: str
+    en: str
+
+
+class QrLoginOut(BaseModel):
+    status: str  # pending (preview), approved or denied
+    client_id: str
+    client_name: str
+    claims: list[ClaimOut]
+
+
+def _qr_login_out(ticket: web_login.LoginTicket) -> QrLoginOut:
+    claims = [
+        ClaimOut(scope=scope, zh=zh, en=en)
+        for scope in ticket.scope.split()
+        for zh, en in [authorize.describe(scope)]
+    ]
+    return QrLoginOut(
+        status=ticket.status,
+        client_id=ticket.client_id,
+        client_name=ticket.client_name,
+        claims=claims,
+    )
+
+
+@app_router.get("/{ticket}")
+async def preview_qr_login(
+    ticket: Annotated[str, Path(max_length=64)], me: CurrentResident
+) -> QrLoginOut:
+    """What a scanned QR code would sign the resident into, before they approve it."""
+    return _qr_login_out(await web_login.preview_ticket(get_redis(), ticket_id=ticket))
+
+
+@app_router.post("/{ticket}")
+async def answer_qr_login(
+    ticket: Annotated[str, Path(max_length=64)], body: QrAnswer, me: CurrentResident
+) -> QrLoginOut:
+    """Approve (or deny) signing in on the browser that shows this QR code; the answer says
+    which partner it is for and what it asks for."""
+    answered = await web_login.answer_ticket(
+        get_redis(), ticket_id=ticket, resident_id=me.resident_id, approve=body.approve
+    )
+    return _qr_login_out(answered)

@@ -1,0 +1,28 @@
+"""A resident's consents to partner apps: see them, and withdraw one from the app."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api.deps import Session
+from api.principal import CurrentResident
+from core.redis import get_redis
+from identity import consents
+from identity.schemas import ConsentOut
+
+router = APIRouter(prefix="/v1/me/consents", tags=["app"])
+
+
+@router.get("")
+async def my_consents(session: Session, resident: CurrentResident) -> list[ConsentOut]:
+    """The partners the resident allowed, and what each may receive."""
+    return await consents.list_for(session, resident_id=resident.resident_id)
+
+
+@router.delete("/{client_id}", status_code=204)
+async def withdraw_consent(session: Session, resident: CurrentResident, client_id: str) -> Response:
+    """Withdraw a consent; the partner's sessions for this resident end at once."""
+    await consents.withdraw(
+        session, get_redis(), resident_id=resident.resident_id, client_id=client_id
+    )
+    return Response(status_code=204)

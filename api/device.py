@@ -1,0 +1,106 @@
+"""TV boxes pairing with a resident's account: the device authorization grant (RFC 8628).
+
+The box calls `/oauth2/device_authorization` and polls `/oauth2/token` (the grant below is
+registered in api.oauth.GRANTS); the resident reads and answers the code in the app under
+`/v1/me/device-codes`. A paired box is a session of channel `tv`, listed and ended with the
+resident's other sessions."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import Session
+from api.principal import CurrentResident, Principal
+from core.ratelimit import hit
+from core.redis import get_redis
+from identity import device_flow
+from identity.errors import InvalidRequest
+from identity.schemas import DeviceRequest
+
+# No prefix: the box's endpoints sit under /oauth2, the app's under /v1/me.
+router = APIRouter(tags=["tv"])
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+# Guessing a live code among 20^8 at 10 tries per 5 minutes is hopeless; a resident typing
+# carefully never gets near it.
+GUESSES_PER_RESIDENT, GUESSES_PER_IP, GUESS_WINDOW = 10, 30, 300
+
+
+class Decision(BaseModel):
+    approve: bool
+
+
+@router.post("/oauth2/device_authorization")
+async def device_authorization(
+    request: Request,
+    session: Session,
+    client_id: Annotated[str, Form(min_length=1, max_length=100)],
+    scope: Annotated[str | None, Form(max_length=1000)] = None,
+) -> JSONResponse:
+    """RFC 8628 §3.1: a device code for the box to poll with and a user code to show."""
+    redis = get_redis()
+    await hit(redis, bucket=f"device-authorization:ip:{_ip(request)}", limit=30, window_seconds=600)
+    started = await device_flow.request_authorization(
+        session, redis, client_id=client_id, scope=scope
+    )
+    return JSONResponse(started.model_dump(), headers=NO_STORE)
+
+
+async def device_code_grant(
+    session: AsyncSession, request: Request, form: Mapping[str, str]
+) -> dict[str, Any]:
+    """RFC 8628 §3.4-3.5: the box polls with its device code; tokens once the resident approves."""
+    device_code, client_id = form.get("device_code"), form.get("client_id")
+    if not device_code or not client_id:
+        raise InvalidRequest("device_code and client_id are required.")
+    issued = await device_flow.exchange(
+        session, get_redis(), device_code=device_code, client_id=client_id
+    )
+    return issued.model_dump(mode="json")
+
+
+@router.get("/v1/me/device-codes/{user_code}")
+async def device_request(user_code: str, request: Request, me: CurrentResident) -> DeviceRequest:
+    """What the code on the TV screen asks for: which client, which scope, until when."""
+    await _count_guess(request, me)
+    return await device_flow.lookup(get_redis(), user_code=user_code)
+
+
+@router.post("/v1/me/device-codes/{user_code}")
+async def decide_device_request(
+    user_code: str, body: Decision, request: Request, me: CurrentResident
+) -> DeviceRequest:
+    """Approve (pair the TV box with this account) or deny; a code is decided once."""
+    await _count_guess(request, me)
+    return await device_flow.decide(
+        get_redis(), user_code=user_code, resident_id=me.resident_id, approve=body.approve
+    )
+
+
+async def _count_guess(request: Request, me: Principal) -> None:
+    redis = get_redis()
+    await hit(
+        redis,
+        bucket=f"device-code:resident:{me.subject}",
+        limit=GUESSES_PER_RESIDENT,
+        window_seconds=GUESS_WINDOW,
+    )
+    await hit(
+        redis,
+        bucket=f"device-code:ip:{_ip(request)}",
+        limit=GUESSES_PER_IP,
+        window_seconds=GUESS_WINDOW,
+    )
+
+
+def _ip(request: Request) -> str:
+    """The caller's address as a bucket name: hashed, since an IP is personal data."""
+    address = request.client.host if request.client else "unknown"
+    return hashlib.sha256(address.encode()).hexdigest()[:32]

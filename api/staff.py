@@ -1,0 +1,108 @@
+"""Staff sign-in (password plus TOTP) and the staff member's own view of their roles.
+
+`GET /v1/staff/communities/{community}/check` is the role-in-community check the points
+programme's staff actions (awarding, approving) will run before they act: it answers exactly what
+`StaffPrincipal.check` decides, so operators and tests can see it over HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, status
+from pydantic import BaseModel, Field
+
+from api.deps import Session
+from api.principal import STAFF_CLIENT_ID, STAFF_SCOPE, CurrentStaff
+from core.ratelimit import hit
+from core.redis import get_redis
+from core.settings import get_keyring
+from identity import sessions, staff
+from identity.models import StaffRole
+from identity.schemas import TokenResponse
+from identity.tokens import STAFF_ACR
+
+router = APIRouter(prefix="/v1/staff", tags=["staff"])
+
+
+class StaffSignIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64, examples=["li.wei"])
+    password: str = Field(min_length=1, max_length=256)
+    totp_code: str = Field(min_length=1, max_length=12, examples=["123456"])
+    device_name: str | None = Field(default=None, max_length=200)
+
+
+class GrantOut(BaseModel):
+    role: str
+    community: str
+
+
+class StaffMe(BaseModel):
+    id: uuid.UUID
+    username: str
+    display_name: str
+    grants: list[GrantOut]
+    created_at: datetime
+
+
+class RoleCheck(BaseModel):
+    allowed: bool
+    role: str
+    community: str
+
+
+def _hashed_ip(request: Request) -> str:
+    # An IP address is personal data: rate-limit buckets name it only by its hash.
+    address = request.client.host if request.client else "unknown"
+    return hashlib.sha256(address.encode()).hexdigest()[:32]
+
+
+@router.post("/sessions", status_code=status.HTTP_201_CREATED)
+async def sign_in(body: StaffSignIn, request: Request, session: Session) -> TokenResponse:
+    """Sign a staff member in with username, password and authenticator code; a staff session
+    whose access tokens carry the member's roles (`roles`: [{role, community}])."""
+    redis = get_redis()
+    username_key = get_keyring().blind_index(body.username.lower(), context="staff.username")
+    await hit(redis, bucket=f"staff-sign-in:ip:{_hashed_ip(request)}", limit=30, window_seconds=900)
+    await hit(redis, bucket=f"staff-sign-in:user:{username_key}", limit=10, window_seconds=900)
+    member = await staff.authenticate(
+        session, username=body.username, password=body.password, totp_code=body.totp_code
+    )
+    return await sessions.start(
+        session,
+        subject_type="staff",
+        subject=str(member.id),
+        client_id=STAFF_CLIENT_ID,
+        channel="staff",
+        assurance=STAFF_ACR,
+        scope=STAFF_SCOPE,
+        device_name=body.device_name,
+    )
+
+
+@router.get("/me")
+async def me(session: Session, caller: CurrentStaff) -> StaffMe:
+    """The signed-in staff member and their current grants (any role)."""
+    found = await staff.summary(session, staff_id=caller.staff_id)
+    return StaffMe(
+        id=found.id,
+        username=found.username,
+        display_name=found.display_name,
+        grants=[GrantOut(role=role, community=community) for role, community in found.grants],
+        created_at=found.created_at,
+    )
+
+
+@router.get("/communities/{community}/check")
+async def check_role(
+    caller: CurrentStaff,
+    community: Annotated[str, Path(pattern=r"^[a-z0-9-]{1,64}$")],
+    role: Annotated[StaffRole, Query()],
+) -> RoleCheck:
+    """200 `{allowed: true}` if the token holds `role` in `community` (or district-wide, `*`);
+    403 `insufficient-role` otherwise. Judged on the token's claims, as every staff action is."""
+    caller.check(role, community)
+    return RoleCheck(allowed=True, role=role.value, community=community)

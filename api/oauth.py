@@ -31,14 +31,18 @@ async def refresh_token_grant(
 ) -> dict[str, Any]:
     """RFC 6749 §6: a refresh token for new tokens (first-party clients)."""
     refresh_token, client_id = form.get("refresh_token"), form.get("client_id")
-    if not refresh_token or not client_id:
-        raise InvalidRequest("refresh_token and client_id are required.")
-    if client_id not in FIRST_PARTY_PUBLIC_CLIENTS:
-        # A registered partner proves who it is, as at every use of its credentials (§6).
+    if not refresh_token:
+        raise InvalidRequest("refresh_token is required.")
+    credentials = request.headers.get("authorization") or "client_assertion" in form
+    if credentials or (client_id and client_id not in FIRST_PARTY_PUBLIC_CLIENTS):
+        # A registered partner proves who it is at every use of its credentials (§6); with
+        # Basic authentication the form need not repeat client_id.
         client = await clients.authenticate(
             session, get_redis(), authorization=request.headers.get("authorization"), form=form
         )
         client_id = client.client_id
+    if not client_id:
+        raise InvalidRequest("client_id is required.")
     issued = await sessions.refresh(
         session, get_redis(), refresh_token=refresh_token, client_id=client_id
     )

@@ -12,20 +12,28 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, status
+import structlog
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import BaseModel, Field
 
 from api.deps import Session
-from api.principal import STAFF_CLIENT_ID, STAFF_SCOPE, CurrentStaff
+from api.principal import (
+    STAFF_CLIENT_ID,
+    STAFF_SCOPE,
+    CurrentStaff,
+    StaffPrincipal,
+    require_staff,
+)
 from core.ratelimit import hit
 from core.redis import get_redis
 from core.settings import get_keyring
-from identity import sessions, staff
+from identity import residents, sessions, staff
 from identity.models import StaffRole
-from identity.schemas import TokenResponse
+from identity.schemas import ResidentProfile, TokenResponse
 from identity.tokens import STAFF_ACR
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
+log = structlog.get_logger(__name__)
 
 
 class StaffSignIn(BaseModel):
@@ -106,3 +114,36 @@ async def check_role(
     403 `insufficient-role` otherwise. Judged on the token's claims, as every staff action is."""
     caller.check(role, community)
     return RoleCheck(allowed=True, role=role.value, community=community)
+
+
+class CounterLookup(BaseModel):
+    phone: str | None = Field(default=None, max_length=32)
+    id_number: str | None = Field(default=None, max_length=32)
+
+
+class InPersonCheck(BaseModel):
+    name: str = Field(min_length=1, max_length=50)
+    id_number: str = Field(min_length=1, max_length=32)
+
+
+CounterClerk = Annotated[StaffPrincipal, Depends(require_staff(StaffRole.COUNTER_CLERK))]
+
+
+@router.post("/residents/lookup")
+async def find_resident(
+    body: CounterLookup, session: Session, clerk: CounterClerk
+) -> ResidentProfile:
+    """At the counter: find a resident by phone or ID number (masked profile)."""
+    await hit(get_redis(), bucket=f"counter-lookup:{clerk.subject}", limit=120, window_seconds=3600)
+    return await residents.find_for_counter(session, phone=body.phone, id_number=body.id_number)
+
+
+@router.post("/residents/{resident_id}/in-person")
+async def verify_resident_in_person(
+    resident_id: uuid.UUID, body: InPersonCheck, session: Session, clerk: CounterClerk
+) -> ResidentProfile:
+    """The clerk saw the resident's ID card: assurance becomes `in_person` (L3)."""
+    log.info("staff.in_person_verified", staff=clerk.subject, resident_id=str(resident_id))
+    return await residents.verify_in_person(
+        session, resident_id=resident_id, name=body.name, id_number=body.id_number
+    )

@@ -352,8 +352,14 @@ async def _issue(
         nonce=pending.nonce,
         auth_time=web.auth_time,
         acr=assurance,
+        amr=[_AMR[web.amr]],
     )
     return redirect_to(pending.redirect_uri, code=code, state=pending.state)
+
+
+# RFC 8176 method values: an SMS one-time code; a QR code approved on the resident's phone
+# (multiple-channel authentication, the app itself holding a signed-in session).
+_AMR = {"sms": "sms", "qr": "mca"}
 
 
 def refusal(pending: PendingAuthorization, error: str, detail: str) -> AuthorizationRefused:

@@ -116,11 +116,7 @@ async def verify_real_name(
     name = _clean_name(name)
     keyring = get_keyring()
     index = keyring.blind_index(parsed.value, context=ID_NUMBER)
-    holder = await session.scalar(
-        select(resident_t.c.id).where(resident_t.c.id_number_index == index)
-    )
-    if holder is not None and holder != resident.id:
-        raise IdNumberTaken("This ID number is already verified on another account.")
+    await _check_id_number_free(session, index, resident.id)
     verdict = await verifier.check(name=name, id_number=parsed)
     if not verdict.matched:
         raise RealNameMismatch("The name and ID number do not match the national record.")
@@ -135,6 +131,15 @@ async def verify_real_name(
     await session.execute(update(resident_t).where(resident_t.c.id == resident.id).values(values))
     await session.refresh(resident)
     return RealNameResult(profile=to_profile(resident), method=verdict.method)
+
+
+async def _check_id_number_free(session: AsyncSession, index: str, resident_id: uuid.UUID) -> None:
+    """One ID number belongs to one resident."""
+    holder = await session.scalar(
+        select(resident_t.c.id).where(resident_t.c.id_number_index == index)
+    )
+    if holder is not None and holder != resident_id:
+        raise IdNumberTaken("This ID number is already verified on another account.")
 
 
 def _clean_name(name: str) -> str:
@@ -178,3 +183,50 @@ async def check_password(session: AsyncSession, *, phone: str, password: str) ->
 async def _by_phone_index(session: AsyncSession, index: str) -> Resident | None:
     result = await session.execute(select(Resident).where(resident_t.c.phone_index == index))
     return result.scalar_one_or_none()
+
+
+async def find_for_counter(
+    session: AsyncSession, *, phone: str | None = None, id_number: str | None = None
+) -> ResidentProfile:
+    """A counter clerk looks a resident up by phone or ID number; they see the masked profile."""
+    keyring = get_keyring()
+    if phone:
+        resident = await _by_phone_index(session, phone_key(phone))
+    elif id_number:
+        index = keyring.blind_index(parse_id_number(id_number).value, context=ID_NUMBER)
+        found = await session.execute(select(Resident).where(resident_t.c.id_number_index == index))
+        resident = found.scalar_one_or_none()
+    else:
+        raise ResidentNotFound("Give a phone number or an ID number.")
+    if resident is None:
+        raise ResidentNotFound("No resident has this phone or ID number.")
+    return to_profile(resident)
+
+
+async def verify_in_person(
+    session: AsyncSession, *, resident_id: uuid.UUID, name: str, id_number: str
+) -> ResidentProfile:
+    """A counter clerk saw the resident's ID card: bind (or confirm) name and number, L3."""
+    resident = await get(session, resident_id=resident_id)
+    parsed = parse_id_number(id_number)
+    name = _clean_name(name)
+    keyring = get_keyring()
+    index = keyring.blind_index(parsed.value, context=ID_NUMBER)
+    if resident.id_number_index is not None and resident.id_number_index != index:
+        raise RealNameMismatch("The card does not match the identity already on this account.")
+    await _check_id_number_free(session, index, resident.id)
+    now = clock.now()
+    await session.execute(
+        update(resident_t)
+        .where(resident_t.c.id == resident.id)
+        .values(
+            name_token=keyring.encrypt(name, context=NAME),
+            id_number_token=keyring.encrypt(parsed.value, context=ID_NUMBER),
+            id_number_index=index,
+            assurance=Assurance.IN_PERSON.value,
+            real_name_verified_at=resident.real_name_verified_at or now,
+            updated_at=now,
+        )
+    )
+    await session.refresh(resident)
+    return to_profile(resident)

@@ -65,6 +65,8 @@ async def test_a_partner_signs_a_resident_in_with_authlib(app, client, session, 
     assert claims["iss"] == "http://127.0.0.1:8000"
     assert claims["aud"] == registered.client_id
     assert claims["nonce"] == "nonce-1"
+    assert (claims["acr"], claims["amr"]) == ("phone", ["sms"])
+    assert claims["auth_time"] <= claims["iat"]
     assert "refresh_token" in token
 
     info = (await partner.get(f"{BASE}/oauth2/userinfo")).json()

@@ -183,3 +183,21 @@ def signed_out_page() -> str:
         '<span class="en">You may close this page.</span></p></div>'
     )
     return _page("已退出 Signed out", body)
+
+
+def device_page(user_code: str | None, qr_svg: str) -> str:
+    """Where a TV box sends the resident: pairing happens in the app, so this page says how."""
+    shown = (
+        f'<p class="code">{escape(user_code)}</p>'
+        if user_code
+        else '<p>电视屏幕上显示的 8 位配对码<br><span class="en">the code on the TV</span></p>'
+    )
+    body = (
+        '<div class="card"><h1>在智慧吴江 App 中确认电视登录</h1>'
+        '<div class="en">Pair your TV box in the Smart Wujiang app</div>'
+        f"{shown}<div>{qr_svg}</div>"
+        "<p>打开智慧吴江 App,扫描此二维码,或在「我的 › 设备」中输入配对码。<br>"
+        '<span class="en">Open the app and scan this code, or enter the pairing code under '
+        "Me › Devices.</span></p></div>"
+    )
+    return _page("电视登录 Pair your TV", body)

@@ -11,17 +11,19 @@ import hashlib
 from collections.abc import Mapping
 from typing import Annotated, Any
 
+import segno
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.authorize_pages import device_page
 from api.deps import Session
 from api.principal import CurrentResident, Principal
 from core.ratelimit import hit
 from core.redis import get_redis
 from identity import device_flow
-from identity.errors import InvalidRequest
+from identity.errors import InvalidRequest, InvalidUserCode
 from identity.schemas import DeviceRequest
 
 # No prefix: the box's endpoints sit under /oauth2, the app's under /v1/me.
@@ -104,3 +106,18 @@ def _ip(request: Request) -> str:
     """The caller's address as a bucket name: hashed, since an IP is personal data."""
     address = request.client.host if request.client else "unknown"
     return hashlib.sha256(address.encode()).hexdigest()[:32]
+
+
+@router.get("/device", response_class=HTMLResponse, include_in_schema=False)
+async def device_verification_page(user_code: str | None = None) -> HTMLResponse:
+    """The RFC 8628 verification URI: residents pair TV boxes in the app; this page (reached by
+    typing the URI or scanning the TV's QR code in a browser) hands over to the app."""
+    shown = None
+    if user_code is not None and len(user_code) <= 32:
+        try:
+            shown = device_flow.display_user_code(device_flow.normalize_user_code(user_code))
+        except InvalidUserCode:  # not one of ours: show the page without it
+            shown = None
+    link = "wujiang://device" + (f"?user_code={shown}" if shown else "")
+    svg = segno.make(link, error="m").svg_inline(scale=5, dark="#1f2933")
+    return HTMLResponse(device_page(shown, svg), headers={"Cache-Control": "no-store"})

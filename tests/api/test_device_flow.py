@@ -333,3 +333,18 @@ def test_only_exactly_eight_letters_make_a_code(text):
 def test_look_alikes_are_not_letters_of_the_alphabet(text):
     with pytest.raises(InvalidUserCode):  # "ſ".upper() is "S", full-width letters are not ASCII
         normalize_user_code(text)
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [("?user_code=bcdf ghjk", "BCDF-GHJK"), ("", None), ("?user_code=<script>", None)],
+)
+async def test_the_verification_uri_hands_over_to_the_app(client, query, shown):
+    page = await client.get("/device" + query)
+
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<svg" in page.text
+    assert "<script>" not in page.text
+    if shown:
+        assert shown in page.text

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field
 
-from api.deps import Session
+from api.deps import Session, caller_bucket
 from api.principal import Principal, current_principal
 from core.ratelimit import hit
 from core.redis import get_redis
@@ -48,18 +47,12 @@ class PasswordSignIn(BaseModel):
     device_name: str | None = Field(default=None, max_length=200)
 
 
-def _client_ip(request: Request) -> str:
-    """The caller's address as a rate-limit bucket name: hashed, since an IP is personal data."""
-    address = request.client.host if request.client else "unknown"
-    return hashlib.sha256(address.encode()).hexdigest()[:32]
-
-
 @router.post("/sms-codes", status_code=status.HTTP_202_ACCEPTED)
 async def send_sign_in_code(body: CodeRequest, request: Request) -> CodeSentOut:
     """Text a 6-digit sign-in code to the phone (at most one a minute)."""
     redis = get_redis()
     key = residents.phone_key(body.phone)
-    await hit(redis, bucket=f"sms-code:ip:{_client_ip(request)}", limit=20, window_seconds=3600)
+    await hit(redis, bucket=f"sms-code:ip:{caller_bucket(request)}", limit=20, window_seconds=3600)
     await hit(redis, bucket=f"sms-code:phone:{key}", limit=10, window_seconds=86400)
     sent = await otp.send_code(
         redis,
@@ -77,7 +70,7 @@ async def sign_in_with_code(body: SmsSignIn, request: Request, session: Session)
     """Sign in (or sign up) with the phone and its code: a new session and its tokens."""
     redis = get_redis()
     key = residents.phone_key(body.phone)
-    await hit(redis, bucket=f"sign-in:ip:{_client_ip(request)}", limit=60, window_seconds=3600)
+    await hit(redis, bucket=f"sign-in:ip:{caller_bucket(request)}", limit=60, window_seconds=3600)
     await otp.verify_code(redis, key=key, purpose=SIGN_IN, code=body.code)
     resident, _ = await residents.find_or_create_by_phone(session, phone=body.phone)
     return await _start(session, resident, body.device_name)
@@ -89,7 +82,7 @@ async def sign_in_with_password(
 ) -> TokenResponse:
     """Sign in with the phone and the resident's own password."""
     redis = get_redis()
-    await hit(redis, bucket=f"sign-in:ip:{_client_ip(request)}", limit=60, window_seconds=3600)
+    await hit(redis, bucket=f"sign-in:ip:{caller_bucket(request)}", limit=60, window_seconds=3600)
     try:
         key = residents.phone_key(body.phone)
     except InvalidPhone:  # an invalid number gets the same answer as a wrong password

@@ -6,7 +6,6 @@ to its verified redirect URI; every other refusal is a page, never a redirect an
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from typing import Annotated
@@ -18,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel
 
 from api import authorize_pages as pages
-from api.deps import Session
+from api.deps import Session, caller_bucket
 from api.principal import CurrentResident
 from core.crypto import mask_phone
 from core.errors import DomainError
@@ -114,12 +113,6 @@ def _step(outcome: Outcome, pending: PendingAuthorization) -> Response:
         return _html(pages.real_name_page(pending))
     assert isinstance(outcome, NeedsConsent)
     return _html(pages.consent_page(pending, outcome.claims))
-
-
-def _caller(request: Request) -> str:
-    """The caller's address as a rate-limit bucket name: hashed, since an IP is personal data."""
-    address = request.client.host if request.client else "unknown"
-    return hashlib.sha256(address.encode()).hexdigest()[:32]
 
 
 def _cookie(request: Request, name: str) -> str | None:
@@ -229,7 +222,9 @@ async def qr_status(ticket: Annotated[str, Path(max_length=64)], request: Reques
     """What became of a QR login ticket: pending, approved, denied or expired."""
     redis = get_redis()
     try:
-        await hit(redis, bucket=f"qr-status:ip:{_caller(request)}", limit=300, window_seconds=300)
+        await hit(
+            redis, bucket=f"qr-status:ip:{caller_bucket(request)}", limit=300, window_seconds=300
+        )
     except RateLimited as exc:
         return JSONResponse({"status": "pending"}, status_code=429, headers=exc.headers())
     found = await web_login.get_ticket(redis, ticket)
@@ -271,7 +266,7 @@ async def sms_code(request: Request) -> Response:
     phone = form.get("phone", "")[:32]
     try:
         await web_login.send_sign_in_code(
-            get_redis(), sms_sender(get_settings()), phone=phone, caller=_caller(request)
+            get_redis(), sms_sender(get_settings()), phone=phone, caller=caller_bucket(request)
         )
     except ResendTooSoon:
         sent = ("验证码刚刚已发送，请稍后再试。", "A code was sent moments ago.")
@@ -293,7 +288,7 @@ async def sms_sign_in(request: Request, session: Session) -> Response:
     phone, code = form.get("phone", "")[:32], form.get("code", "")[:12]
     try:
         cookie = await web_login.sign_in_with_code(
-            session, get_redis(), phone=phone, code=code, caller=_caller(request)
+            session, get_redis(), phone=phone, code=code, caller=caller_bucket(request)
         )
     except (WrongCode, CodeExpired, TooManyAttempts) as exc:
         wrong = ("验证码不正确或已失效。", exc.detail)

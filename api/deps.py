@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import get_database
@@ -20,3 +21,9 @@ async def get_session() -> AsyncIterator[AsyncSession]:
 # scope="function": commit before the response is sent, so a failed commit is never reported
 # to the client as a success (FastAPI's default would commit after sending).
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def caller_bucket(request: Request) -> str:
+    """The caller's address as a rate-limit bucket name: hashed, since an IP is personal data."""
+    address = request.client.host if request.client else "unknown"
+    return hashlib.sha256(address.encode()).hexdigest()[:32]

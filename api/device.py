@@ -7,7 +7,6 @@ resident's other sessions."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -18,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.authorize_pages import device_page
-from api.deps import Session
+from api.deps import Session, caller_bucket
 from api.principal import CurrentResident, Principal
 from core.ratelimit import hit
 from core.redis import get_redis
@@ -48,7 +47,12 @@ async def device_authorization(
 ) -> JSONResponse:
     """RFC 8628 §3.1: a device code for the box to poll with and a user code to show."""
     redis = get_redis()
-    await hit(redis, bucket=f"device-authorization:ip:{_ip(request)}", limit=30, window_seconds=600)
+    await hit(
+        redis,
+        bucket=f"device-authorization:ip:{caller_bucket(request)}",
+        limit=30,
+        window_seconds=600,
+    )
     started = await device_flow.request_authorization(
         session, redis, client_id=client_id, scope=scope
     )
@@ -96,16 +100,10 @@ async def _count_guess(request: Request, me: Principal) -> None:
     )
     await hit(
         redis,
-        bucket=f"device-code:ip:{_ip(request)}",
+        bucket=f"device-code:ip:{caller_bucket(request)}",
         limit=GUESSES_PER_IP,
         window_seconds=GUESS_WINDOW,
     )
-
-
-def _ip(request: Request) -> str:
-    """The caller's address as a bucket name: hashed, since an IP is personal data."""
-    address = request.client.host if request.client else "unknown"
-    return hashlib.sha256(address.encode()).hexdigest()[:32]
 
 
 @router.get("/device", response_class=HTMLResponse, include_in_schema=False)

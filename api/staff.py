@@ -7,7 +7,6 @@ programme's staff actions (awarding, approving) will run before they act: it ans
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -16,7 +15,7 @@ import structlog
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import BaseModel, Field
 
-from api.deps import Session
+from api.deps import Session, caller_bucket
 from api.principal import (
     STAFF_CLIENT_ID,
     STAFF_SCOPE,
@@ -62,19 +61,15 @@ class RoleCheck(BaseModel):
     community: str
 
 
-def _hashed_ip(request: Request) -> str:
-    # An IP address is personal data: rate-limit buckets name it only by its hash.
-    address = request.client.host if request.client else "unknown"
-    return hashlib.sha256(address.encode()).hexdigest()[:32]
-
-
 @router.post("/sessions", status_code=status.HTTP_201_CREATED)
 async def sign_in(body: StaffSignIn, request: Request, session: Session) -> TokenResponse:
     """Sign a staff member in with username, password and authenticator code; a staff session
     whose access tokens carry the member's roles (`roles`: [{role, community}])."""
     redis = get_redis()
     username_key = get_keyring().blind_index(body.username.lower(), context="staff.username")
-    await hit(redis, bucket=f"staff-sign-in:ip:{_hashed_ip(request)}", limit=30, window_seconds=900)
+    await hit(
+        redis, bucket=f"staff-sign-in:ip:{caller_bucket(request)}", limit=30, window_seconds=900
+    )
     await hit(redis, bucket=f"staff-sign-in:user:{username_key}", limit=10, window_seconds=900)
     member = await staff.authenticate(
         session, username=body.username, password=body.password, totp_code=body.totp_code

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from cli.common import console, progress_bar
+from cli.common import run_with_database as _with_database
 from core.db import Database
-from core.settings import get_settings
 from identity import keys, rotation
 
 keys_app = typer.Typer(help="Rotate signing and data-encryption keys.", no_args_is_help=True)
-console = Console()
-T = TypeVar("T")
-
-
-def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run `work` against the configured database, disposing of its engine afterwards."""
-
-    async def main() -> T:
-        database = Database(get_settings())
-        try:
-            return await work(database)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(main())
 
 
 async def _rotate(database: Database) -> tuple[str, list[str]]:
@@ -62,19 +44,7 @@ def rotate_data(
 
     The current key is the first of WUJIANG_DATA_KEYS. Safe to interrupt and to run again; once
     it has finished, the older keys can be dropped from the list."""
-    with Progress(
-        TextColumn("re-encrypting"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("rows", total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
+    with progress_bar("re-encrypting") as advance:
         report = _with_database(
             lambda db: rotation.rotate_data(db, batch_size=batch_size, progress=advance)
         )

@@ -2,59 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
-from core.db import Database
-from core.errors import DomainError
-from core.settings import get_settings
+from cli.common import console, progress_bar
+from cli.common import run_in_transaction as _run
 
 ledger_app = typer.Typer(help="Inspect and verify the points ledger.", no_args_is_help=True)
-console = Console()
-T = TypeVar("T")
-
-
-def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one unit of work on the configured database."""
-
-    async def main() -> T:
-        database = Database(get_settings())
-        try:
-            async with database.unit_of_work() as session:
-                return await work(session)
-        except DomainError as error:
-            console.print(f"[red]{error.title}:[/red] {error.detail}")
-            raise typer.Exit(2) from error
-        finally:
-            await database.dispose()
-
-    return asyncio.run(main())
 
 
 @ledger_app.command()
 def verify() -> None:
     """Check every ledger invariant and seal; exit 1 on any violation."""
-    with Progress(
-        TextColumn("verifying entries"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("entries", total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
+    with progress_bar("verifying entries") as advance:
         report = _run(lambda s: ledger.verify(s, progress=advance))
     table = Table(title="Ledger", show_header=False)
     for label, value in [

@@ -7,26 +7,22 @@ for the staff member to scan into an authenticator app; it cannot be shown again
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import segno
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import Database
+from cli.common import console
+from cli.common import run_in_transaction as _run
 from core.errors import DomainError
 from core.redis import make_redis
 from core.settings import get_settings
 from identity import staff, totp
 
 staff_app = typer.Typer(help="Staff accounts and their roles.", no_args_is_help=True)
-console = Console()
-T = TypeVar("T")
 
 GrantOption = Annotated[
     list[str] | None,
@@ -36,23 +32,6 @@ GrantOption = Annotated[
         + ", ".join(role.value for role in staff.StaffRole),
     ),
 ]
-
-
-def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one unit of work on the configured database; refusals exit with 2."""
-
-    async def main() -> T:
-        database = Database(get_settings())
-        try:
-            async with database.unit_of_work() as session:
-                return await work(session)
-        except DomainError as error:
-            console.print(f"[red]{error.title}:[/red] {error.detail}")
-            raise typer.Exit(2) from error
-        finally:
-            await database.dispose()
-
-    return asyncio.run(main())
 
 
 def _grant(text: str) -> tuple[str, str]:

@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 run: venv
 	$(BIN)/wujiang migrate
+	$(BIN)/wujiang behaviours publish --default
 	$(BIN)/wujiang serve --host 127.0.0.1 --port 8000
 
 test: venv

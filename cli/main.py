@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
+from cli.behaviours import behaviours_app
 from cli.clients import clients_app
 from cli.keys import keys_app
 from cli.ledger import ledger_app
@@ -22,6 +23,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(keys_app, name="keys")
 app.add_typer(clients_app, name="clients")
 app.add_typer(staff_app, name="staff")
+app.add_typer(behaviours_app, name="behaviours")
 
 console = Console()
 

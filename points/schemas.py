@@ -126,8 +126,9 @@ class CapsOut(BaseModel):
 
 
 class BehaviourOut(BaseModel):
-    id: int
-    version_id: int
+    # Internal keys for the award path; never part of what the API shows.
+    id: int = Field(exclude=True)
+    version_id: int = Field(exclude=True)
     code: str
     category: CategoryName
     title: LocalisedOut

@@ -61,3 +61,15 @@ async def test_no_list_yet_is_a_problem(client: httpx.AsyncClient) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"] == "urn:wujiang:problem:no-behaviour-list"
+
+
+async def test_internal_keys_stay_inside(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    document = points.DEFAULT_BEHAVIOURS.read_text(encoding="utf-8")
+    await points.publish_behaviours(session, document=document, published_by="test")
+
+    listed = (await client.get("/v1/behaviours")).json()["behaviours"][0]
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["BehaviourOut"]
+
+    assert "id" not in listed
+    assert "version_id" not in listed
+    assert "id" not in schema["properties"]

@@ -6,17 +6,15 @@ other clients' tokens."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
 from identity import sessions, tokens
 from identity.errors import InvalidToken
-from identity.models import AuthSession, Client, RefreshToken
+from identity.models import Client, RefreshToken
 from identity.pairwise import pairwise_subject
 from identity.tokens import AccessClaims
 
@@ -31,7 +29,7 @@ async def revoke(session: AsyncSession, redis: Redis, *, client: Client, token: 
         if claims.client_id == client.client_id:
             await sessions.revoke(session, redis, session_id=claims.sid, reason="client-revoked")
         return
-    found = await _refresh(session, token)
+    found = await sessions.refresh_token_record(session, token)
     if found is not None and found[1].client_id == client.client_id:
         await sessions.revoke(session, redis, session_id=found[1].id, reason="client-revoked")
 
@@ -56,7 +54,7 @@ async def introspect(
             "iss": claims.iss,
             "jti": claims.jti,
         }
-    found = await _refresh(session, token)
+    found = await sessions.refresh_token_record(session, token)
     if found is None:
         return INACTIVE
     row, auth = found
@@ -90,13 +88,3 @@ async def _access_claims(session: AsyncSession, redis: Redis, token: str) -> Acc
             if refused.reason != "audience":
                 return None
     return None
-
-
-async def _refresh(session: AsyncSession, token: str) -> tuple[Any, AuthSession] | None:
-    # The same hashing as identity.sessions: refresh tokens are stored only as SHA-256 hex.
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    row = (await session.execute(select(refresh_t).where(refresh_t.c.token_hash == digest))).first()
-    if row is None:
-        return None
-    auth = await session.get(AuthSession, row.session_id)
-    return None if auth is None else (row, auth)

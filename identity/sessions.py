@@ -100,7 +100,7 @@ async def refresh(
 
 
 async def _refuse(session: AsyncSession, redis: Redis, digest: str, now: datetime) -> Any:
-    row = (await session.execute(select(refresh_t).where(refresh_t.c.token_hash == digest))).first()
+    row = await _refresh_row(session, digest)
     if row is not None and row.used_at is not None:
         if now - row.used_at > RACE_GRACE:
             # Reuse of a rotated token: someone else holds a copy. End the whole family, and
@@ -239,6 +239,22 @@ def _token_subject(auth: AuthSession) -> str:
     if auth.channel == "partner":
         return pairwise_subject(auth.client_id, auth.subject)
     return auth.subject
+
+
+async def refresh_token_record(
+    session: AsyncSession, refresh_token: str
+) -> tuple[Any, AuthSession] | None:
+    """The stored refresh token and its session, without using it (introspection, revocation)."""
+    row = await _refresh_row(session, _hash(refresh_token))
+    if row is None:
+        return None
+    auth = await session.get(AuthSession, row.session_id)
+    return None if auth is None else (row, auth)
+
+
+async def _refresh_row(session: AsyncSession, digest: str) -> Any:
+    stmt = select(refresh_t).where(refresh_t.c.token_hash == digest)
+    return (await session.execute(stmt)).first()
 
 
 def _hash(raw: str) -> str:

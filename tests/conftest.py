@@ -22,6 +22,7 @@ Fixtures a test asks for:
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -295,3 +296,23 @@ async def committed_client(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as client:
         yield client
+
+
+@pytest.fixture
+def configured_database(
+    scratch_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """WUJIANG_DATABASE_URL (and so get_settings()) pointed at an empty database for one test:
+    for commands that open their own connections, such as the CLI."""
+    monkeypatch.setenv("WUJIANG_DATABASE_URL", scratch_database_url)
+    get_settings.cache_clear()
+    yield scratch_database_url
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def migrated_database(configured_database: str) -> str:
+    """The configured database, migrated to the latest revision."""
+    asyncio.run(migrate(configured_database))
+    return configured_database

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,18 +9,6 @@ from cli.main import app
 from core.settings import get_settings
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def configured_database(
-    scratch_database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """Point WUJIANG_DATABASE_URL (and so get_settings()) at an empty database for one test."""
-    monkeypatch.setenv("WUJIANG_DATABASE_URL", scratch_database_url)
-    get_settings.cache_clear()
-    yield scratch_database_url
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def test_migrate_applies_then_reports_up_to_date(configured_database: str) -> None:

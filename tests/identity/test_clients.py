@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 
@@ -12,8 +11,6 @@ from typer.testing import CliRunner
 
 from cli.main import app as wujiang
 from core import clock
-from core.migrate import migrate
-from core.settings import get_settings
 from identity import clients
 from identity.errors import ClientNotFound, InvalidClientMetadata
 from tests.identity.oidc_factories import assertion, basic, ec_key, make_client
@@ -200,18 +197,7 @@ async def test_an_assertion_type_other_than_jwt_bearer_is_refused(client, settin
 # --- the command line ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def cli_database(scratch_database_url, monkeypatch):
-    """A migrated scratch database for the CLI, which opens its own connections."""
-    monkeypatch.setenv("WUJIANG_DATABASE_URL", scratch_database_url)
-    get_settings.cache_clear()
-    asyncio.run(migrate(scratch_database_url))
-    yield scratch_database_url
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
-def test_clients_add_prints_the_secret_once_and_list_shows_the_client(cli_database, tmp_path):
+def test_clients_add_prints_the_secret_once_and_list_shows_the_client(migrated_database, tmp_path):
     runner = CliRunner()
     added = runner.invoke(
         wujiang,

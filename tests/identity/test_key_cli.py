@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +15,6 @@ from cli.main import app
 from core.crypto import KeyRing, generate_key
 from core.db import Database
 from core.ids import new_id
-from core.migrate import migrate
 from core.settings import get_keyring, get_settings
 from identity import residents
 from identity.keys import PRIVATE_KEY_CONTEXT, signing_key_t
@@ -38,15 +36,11 @@ PEOPLE = [
 
 
 @pytest.fixture
-def keys_database(scratch_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def keys_database(migrated_database: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A migrated scratch database, configured with the test data key only."""
-    monkeypatch.setenv("WUJIANG_DATABASE_URL", scratch_database_url)
     monkeypatch.setenv("WUJIANG_DATA_KEYS", TEST_DATA_KEYS)
     get_settings.cache_clear()
-    asyncio.run(migrate(scratch_database_url))
-    yield scratch_database_url
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    return migrated_database
 
 
 def use_data_keys(monkeypatch: pytest.MonkeyPatch, spec: str) -> None:

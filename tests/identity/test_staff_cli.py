@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 
 import pytest
 from typer.testing import CliRunner
@@ -12,23 +11,12 @@ from typer.testing import CliRunner
 from cli.main import app
 from core import clock
 from core.db import Database
-from core.migrate import migrate
 from core.settings import get_settings
 from identity import staff, totp
 from identity.errors import InvalidCredentials
 
 runner = CliRunner()
 PASSWORD = "counter-wujiang-2026"
-
-
-@pytest.fixture
-def staff_database(scratch_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("WUJIANG_DATABASE_URL", scratch_database_url)
-    get_settings.cache_clear()
-    asyncio.run(migrate(scratch_database_url))
-    yield scratch_database_url
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def add(*args: str, password: str = PASSWORD) -> str:
@@ -55,7 +43,7 @@ async def _sign_in(username: str, secret: str) -> None:
         await database.dispose()
 
 
-def test_add_prints_the_secret_once_and_the_account_signs_in(staff_database: str) -> None:
+def test_add_prints_the_secret_once_and_the_account_signs_in(migrated_database: str) -> None:
     output = add("--role", "awarder:songling", "--role", "approver:*")
 
     secret = re.search(r"TOTP secret: ([A-Z2-7]{32})", output)[1]  # type: ignore[index]
@@ -71,7 +59,7 @@ def test_add_prints_the_secret_once_and_the_account_signs_in(staff_database: str
     assert secret not in listed.output
 
 
-def test_add_refuses_weak_passwords_bad_roles_and_duplicates(staff_database: str) -> None:
+def test_add_refuses_weak_passwords_bad_roles_and_duplicates(migrated_database: str) -> None:
     weak = runner.invoke(
         app, ["staff", "add", "li.wei", "--name", "李伟", "--password-stdin"], input="short\n"
     )
@@ -93,7 +81,7 @@ def test_add_refuses_weak_passwords_bad_roles_and_duplicates(staff_database: str
     assert "taken" in duplicate.output
 
 
-def test_add_prompts_twice_for_the_password(staff_database: str) -> None:
+def test_add_prompts_twice_for_the_password(migrated_database: str) -> None:
     result = runner.invoke(
         app,
         ["staff", "add", "wang.fang", "--name", "王芳"],
@@ -105,7 +93,7 @@ def test_add_prompts_twice_for_the_password(staff_database: str) -> None:
     assert "created staff wang.fang" in result.output
 
 
-def test_grant_revoke_and_disable(staff_database: str) -> None:
+def test_grant_revoke_and_disable(migrated_database: str) -> None:
     output = add("--role", "awarder:songling")
     secret = re.search(r"TOTP secret: ([A-Z2-7]{32})", output)[1]  # type: ignore[index]
 

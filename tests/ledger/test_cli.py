@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
@@ -11,7 +10,6 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from core.db import Database
-from core.migrate import migrate
 from core.settings import get_settings
 from tests.factories import award, make_issuer, make_sink, make_wallet, spend
 from tests.helpers import bypass_append_only
@@ -20,17 +18,12 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def ledger_database(scratch_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("WUJIANG_DATABASE_URL", scratch_database_url)
-    get_settings.cache_clear()
-    asyncio.run(_populate(scratch_database_url))
-    yield scratch_database_url
-    monkeypatch.undo()
-    get_settings.cache_clear()
+def ledger_database(migrated_database: str) -> str:
+    asyncio.run(_populate())
+    return migrated_database
 
 
-async def _populate(url: str) -> None:
-    await migrate(url)
+async def _populate() -> None:
     database = Database(get_settings())
     try:
         async with database.unit_of_work() as s:

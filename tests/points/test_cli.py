@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from core.migrate import migrate
-from core.settings import get_settings
 from tests.points.test_behaviours import behaviour_yaml, document
 
 runner = CliRunner()
 
 
-@pytest.fixture
-def behaviours_database(
-    scratch_database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    monkeypatch.setenv("WUJIANG_DATABASE_URL", scratch_database_url)
-    get_settings.cache_clear()
-    asyncio.run(migrate(scratch_database_url))
-    yield scratch_database_url
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
-def test_default_list_is_published_once(behaviours_database: str) -> None:
+def test_default_list_is_published_once(migrated_database: str) -> None:
     empty = runner.invoke(app, ["behaviours", "show"])
     first = runner.invoke(app, ["behaviours", "publish", "--default"])
     again = runner.invoke(app, ["behaviours", "publish", "--default"])
@@ -47,7 +30,7 @@ def test_default_list_is_published_once(behaviours_database: str) -> None:
 
 
 def test_publish_a_file_then_the_default_does_not_replace_it(
-    behaviours_database: str, tmp_path: Path
+    migrated_database: str, tmp_path: Path
 ) -> None:
     listing = tmp_path / "list.yaml"
     listing.write_text(document(behaviour_yaml("bike-trip")), encoding="utf-8")
@@ -63,7 +46,7 @@ def test_publish_a_file_then_the_default_does_not_replace_it(
     assert "bike-trip" in shown.output
 
 
-def test_an_invalid_file_lists_its_problems(behaviours_database: str, tmp_path: Path) -> None:
+def test_an_invalid_file_lists_its_problems(migrated_database: str, tmp_path: Path) -> None:
     listing = tmp_path / "list.yaml"
     listing.write_text(
         document(behaviour_yaml(unit="litre"), behaviour_yaml("x")), encoding="utf-8"

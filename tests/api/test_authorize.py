@@ -17,14 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from core import clock
 from identity import authorization_codes, keys
 from identity.models import Client
-from tests.api.test_sign_in import bearer, gateways, last_code, sign_in, still_clock
+from tests.api.residents import PHONE, bearer, last_code, sign_in
 
-__all__ = ["gateways", "still_clock"]  # fixtures shared with the app's sign-in tests
+pytestmark = pytest.mark.usefixtures("still_clock")
 
 CLIENT_ID = "tongban"
 REDIRECT_URI = "https://tongban.example/callback"
 LOGOUT_URI = "https://tongban.example/signed-out"
-PHONE = "13812345678"
 
 
 @pytest.fixture

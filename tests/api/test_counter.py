@@ -9,11 +9,11 @@ import pytest
 
 from core import clock
 from identity import staff, totp
-from tests.api.test_sign_in import bearer, gateways, sign_in, still_clock
+from tests.api.residents import bearer, sign_in
 from tests.helpers import problem_of
 from tests.identity.factories import make_id_number
 
-__all__ = ["gateways", "still_clock"]
+pytestmark = pytest.mark.usefixtures("still_clock")
 PASSWORD = "counter-wujiang-2026"
 
 

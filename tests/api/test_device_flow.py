@@ -7,16 +7,14 @@ import re
 from datetime import timedelta
 
 import pytest
-import respx
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import SecretStr
 
 from core import clock
 from identity.device_flow import USER_CODE_ALPHABET, normalize_user_code
 from identity.errors import InvalidUserCode
 from identity.models import Client
-from tests.api.test_sign_in import SMS_URL, bearer, refresh, sign_in
+from tests.api.residents import bearer, refresh, sign_in
 from tests.helpers import problem_of
 
 TV = "wujiang-tv"
@@ -24,19 +22,7 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 USER_CODE = re.compile(rf"[{USER_CODE_ALPHABET}]{{4}}-[{USER_CODE_ALPHABET}]{{4}}")
 
 
-@pytest.fixture(autouse=True)
-def still_clock(redis):  # `redis`: flushed after each test, so requests and limits start afresh
-    with clock.frozen(clock.now()):
-        yield
-
-
-@pytest.fixture
-def gateways(settings, monkeypatch):
-    monkeypatch.setattr(settings, "sms_gateway_url", SMS_URL)
-    monkeypatch.setattr(settings, "sms_gateway_token", SecretStr("test-sms-token"))
-    with respx.mock(assert_all_called=False) as mock:
-        mock.post(SMS_URL).respond(200, json={"ok": True})
-        yield mock
+pytestmark = pytest.mark.usefixtures("still_clock")
 
 
 async def start(client, client_id=TV, **form) -> dict:

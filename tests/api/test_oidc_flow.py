@@ -7,15 +7,15 @@ from __future__ import annotations
 import secrets
 
 import httpx
+import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.jose import JsonWebKey, JsonWebToken
 
 from core import clock
 from identity import clients
 from tests.api.test_authorize import allow, sms_sign_in_on_page
-from tests.api.test_sign_in import gateways, still_clock
 
-__all__ = ["gateways", "still_clock"]
+pytestmark = pytest.mark.usefixtures("still_clock")
 
 REDIRECT = "https://tongban.example/callback"
 BASE = "http://test"

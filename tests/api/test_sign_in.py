@@ -3,72 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from datetime import timedelta
 
 import httpx
 import pytest
-import respx
-from pydantic import SecretStr
 from sqlalchemy import text
 
 from core import clock
+from tests.api.residents import PHONE, bearer, last_code, refresh, sign_in
 from tests.helpers import problem_of
 from tests.identity.factories import make_id_number
 
-SMS_URL = "https://sms.gateway.test/send"
 VERIFY_URL = "https://verify.gateway.test/check"
-PHONE = "13812345678"
-
-
-@pytest.fixture(autouse=True)
-def still_clock(redis):  # `redis`: flushed after each test, so codes and limits start afresh
-    """Time stands still unless a test moves it: codes, tokens and limits all read core.clock."""
-    with clock.frozen(clock.now()):
-        yield
-
-
-@pytest.fixture
-def gateways(settings, monkeypatch):
-    """The SMS gateway (and later the verification service) as respx mocks."""
-    monkeypatch.setattr(settings, "sms_gateway_url", SMS_URL)
-    monkeypatch.setattr(settings, "sms_gateway_token", SecretStr("test-sms-token"))
-    with respx.mock(assert_all_called=False) as mock:
-        mock.post(SMS_URL).respond(200, json={"ok": True})
-        yield mock
-
-
-def last_code(gateways) -> str:
-    sent = json.loads(gateways.calls.last.request.content)
-    return re.search(r"\d{6}", sent["text"]).group(0)
-
-
-async def sign_in(client, gateways, phone=PHONE, device="iPhone") -> dict:
-    sent = await client.post("/v1/auth/sms-codes", json={"phone": phone})
-    assert sent.status_code == 202, sent.text
-    signed = await client.post(
-        "/v1/auth/sessions/sms",
-        json={"phone": phone, "code": last_code(gateways), "device_name": device},
-    )
-    assert signed.status_code == 201, signed.text
-    clock.advance(timedelta(seconds=61))  # the next code for this phone may be sent
-    return signed.json()
-
-
-def bearer(tokens: dict) -> dict:
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
-
-
-async def refresh(client, tokens: dict, client_id="wujiang-app") -> httpx.Response:
-    return await client.post(
-        "/oauth2/token",
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": tokens["refresh_token"],
-            "client_id": client_id,
-        },
-    )
+pytestmark = pytest.mark.usefixtures("still_clock")
 
 
 async def test_sign_up_with_an_sms_code_and_read_the_masked_profile(client, gateways, session):

@@ -13,6 +13,7 @@ from core.ratelimit import hit
 from core.redis import get_redis
 from core.settings import get_settings
 from identity import otp, residents, sessions
+from identity.clients import APP_CLIENT_ID
 from identity.errors import InvalidPhone
 from identity.models import Resident
 from identity.schemas import TokenResponse
@@ -20,7 +21,6 @@ from identity.sms import sms_sender
 
 router = APIRouter(prefix="/v1/auth", tags=["app"])
 
-APP_CLIENT_ID = "wujiang-app"
 APP_SCOPE = "profile sessions"
 SIGN_IN = "sign-in"
 

@@ -34,7 +34,7 @@ async def refresh_token_grant(
     if not refresh_token:
         raise InvalidRequest("refresh_token is required.")
     credentials = request.headers.get("authorization") or "client_assertion" in form
-    if credentials or (client_id and client_id not in FIRST_PARTY_PUBLIC_CLIENTS):
+    if credentials or (client_id and client_id not in clients.FIRST_PARTY_CLIENTS):
         # A registered partner proves who it is at every use of its credentials (§6); with
         # Basic authentication the form need not repeat client_id.
         client = await clients.authenticate(
@@ -48,10 +48,6 @@ async def refresh_token_grant(
     )
     return issued.model_dump(mode="json")
 
-
-# The app, TV boxes and the staff app are public clients: their refresh tokens are bound to a
-# device session and rotate on every use.
-FIRST_PARTY_PUBLIC_CLIENTS = frozenset({"wujiang-app", "wujiang-tv", "wujiang-staff"})
 
 GRANTS: dict[str, Grant] = {
     DEVICE_CODE_GRANT: device_code_grant,

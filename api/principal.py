@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.deps import Session
 from core.redis import get_redis
 from identity import tokens
+from identity.clients import STAFF_CLIENT_ID
 from identity.errors import InsufficientRole, InsufficientScope, NotAuthenticated
 from identity.models import StaffRole
 from identity.sessions import API_AUDIENCE
@@ -80,7 +81,6 @@ CurrentResident = Annotated[Principal, Depends(require("profile"))]
 # wide: the role holds in every community.
 
 STAFF_SCOPE = "staff"
-STAFF_CLIENT_ID = "wujiang-staff"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 
 from api.deps import Session, caller_bucket
 from api.principal import (
-    STAFF_CLIENT_ID,
     STAFF_SCOPE,
     CurrentStaff,
     StaffPrincipal,
@@ -27,6 +26,7 @@ from core.ratelimit import hit
 from core.redis import get_redis
 from core.settings import get_keyring
 from identity import residents, sessions, staff
+from identity.clients import STAFF_CLIENT_ID
 from identity.models import StaffRole
 from identity.schemas import ResidentProfile, TokenResponse
 from identity.tokens import STAFF_ACR

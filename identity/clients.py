@@ -28,6 +28,13 @@ from identity.errors import ClientNotFound, InvalidClient, InvalidClientMetadata
 from identity.models import Client
 
 AuthMethod = Literal["client_secret_basic", "private_key_jwt", "none"]
+# Our own apps: public clients, not rows in identity_client. Their refresh tokens are bound to a
+# device session and rotate on every use; partners authenticate at every use instead.
+APP_CLIENT_ID = "wujiang-app"
+TV_CLIENT_ID = "wujiang-tv"
+STAFF_CLIENT_ID = "wujiang-staff"
+FIRST_PARTY_CLIENTS = frozenset({APP_CLIENT_ID, TV_CLIENT_ID, STAFF_CLIENT_ID})
+
 SUPPORTED_SCOPES = frozenset({"openid", "profile", "phone", "real_name", "offline_access"})
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME = 300  # seconds: an assertion may not be valid for longer than this ahead

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import clock
 from core.settings import get_keyring, get_settings
 from identity import sessions
+from identity.clients import TV_CLIENT_ID
 from identity.errors import (
     AuthorizationPending,
     DeviceAccessDenied,
@@ -65,7 +66,6 @@ _MAX_CODE_ATTEMPTS = 10
 
 # The first-party TV app: a public client on every set-top box, so it has no secret to prove.
 # Its tokens may read points but never carry `profile`, which guards account changes.
-TV_CLIENT_ID = "wujiang-tv"
 TV_CLIENT_NAME = "智慧吴江 电视"
 TV_SCOPES = frozenset({"points:read"})
 TV_DEFAULT_SCOPE = "points:read"

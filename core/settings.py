@@ -49,6 +49,23 @@ class Settings(BaseSettings):
     # Real-name verification service (HTTP). Unset: only the ID number's format is checked.
     verification_url: str | None = None
     verification_token: SecretStr | None = None
+    # --- the points programme ---
+    # Local time of the programme: caps count per day, week, month and year here.
+    points_timezone: str = "Asia/Shanghai"
+    # Awards of more points than this wait for a second staff member (an `approver`).
+    points_approval_threshold: int = 200
+    # Points one staff member may award per day, across every resident.
+    points_staff_daily_budget: int = 2000
+    # When awarded points lapse: `end-of-next-year` (default: 31 December of the year after
+    # they were earned, local time) or `days:N` after they were earned.
+    points_expiry_policy: str = "end-of-next-year"
+    # Seconds a resident's earning code (the QR shown in the app) stays valid.
+    points_earn_code_ttl_seconds: int = 60
+    # Stripe-compatible payments for points-plus-cash rewards. Unset: rewards with a cash part
+    # cannot be redeemed (points-only rewards still can).
+    payments_url: str | None = None
+    payments_api_key: SecretStr | None = None
+    payments_webhook_secret: SecretStr | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
@@ -59,6 +76,13 @@ class Settings(BaseSettings):
         )
         if any(key == blind_index_key for _, key in data_keys):
             raise ValueError("WUJIANG_BLIND_INDEX_KEY must differ from every WUJIANG_DATA_KEYS key")
+        if self.points_expiry_policy != "end-of-next-year":
+            days = self.points_expiry_policy.removeprefix("days:")
+            if not (days.isdigit() and 0 < int(days) <= 3650) or days == self.points_expiry_policy:
+                raise ValueError(
+                    "WUJIANG_POINTS_EXPIRY_POLICY must be 'end-of-next-year' or 'days:N' "
+                    "with N from 1 to 3650"
+                )
         if self.env != "development":
             if self.ledger_hash_key.get_secret_value() == DEV_LEDGER_HASH_KEY:
                 raise ValueError(

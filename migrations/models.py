@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 import identity.models  # noqa: F401  (each import registers that domain's tables)
 import ledger.models  # noqa: F401
+import notifications.models  # noqa: F401
 import points.models  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -14,7 +14,7 @@ from points.errors import (
 )
 from points.models import Category, Unit
 from points.schemas import BehaviourListOut, BehaviourOut, VersionOut
-from points.service import (
+from points.service.behaviours import (
     current_behaviours,
     current_version,
     find_behaviour,

@@ -44,3 +44,188 @@ class UnknownBehaviour(PointsError):
     type = "unknown-behaviour"
     title = "No such behaviour in the list"
     status = 404
+
+
+# --- earning ------------------------------------------------------------------------------------
+
+
+class InvalidEarnCode(PointsError):
+    """An earning code that is malformed, forged, or expired (a screenshot)."""
+
+    type = "invalid-earn-code"
+    title = "The earning code is not valid"
+    status = 422
+
+
+class EarnCodeUsed(PointsError):
+    type = "earn-code-used"
+    title = "This code has already earned points for this behaviour"
+    status = 409
+
+
+class InvalidAward(PointsError):
+    type = "invalid-award"
+    title = "The award request is not valid"
+    status = 422
+
+
+class BehaviourNotActive(PointsError):
+    type = "behaviour-not-active"
+    title = "This behaviour does not earn points now"
+    status = 422
+
+
+class NotCertifier(PointsError):
+    """The behaviour is certified by another role, or only by an integration feed."""
+
+    type = "not-certifier"
+    title = "You cannot certify this behaviour"
+    status = 403
+
+
+class EvidenceRequired(PointsError):
+    type = "evidence-required"
+    title = "This behaviour needs evidence"
+    status = 422
+
+
+class CapReached(PointsError):
+    """Extensions: `period` (day, week, month, year), `cap`, `used`, `remaining`."""
+
+    type = "cap-reached"
+    title = "The resident has reached the cap for this behaviour"
+    status = 409
+
+
+class BudgetExhausted(PointsError):
+    """Extensions: `budget`, `used`, `remaining`."""
+
+    type = "budget-exhausted"
+    title = "Your daily award budget is used up"
+    status = 409
+
+
+class IdempotencyKeyReused(PointsError):
+    type = "idempotency-key-reused"
+    title = "This Idempotency-Key was used for a different request"
+    status = 409
+
+
+class UnknownResident(PointsError):
+    type = "unknown-resident"
+    title = "No such resident"
+    status = 404
+
+
+class AwardNotFound(PointsError):
+    type = "award-not-found"
+    title = "No such award"
+    status = 404
+
+
+class AwardNotPending(PointsError):
+    type = "award-not-pending"
+    title = "The award is not waiting for approval"
+    status = 409
+
+
+class SelfApproval(PointsError):
+    type = "self-approval"
+    title = "A second staff member must approve this award"
+    status = 403
+
+
+class AwardNotReversible(PointsError):
+    type = "award-not-reversible"
+    title = "This award cannot be reversed"
+    status = 409
+
+
+# --- redemption ---------------------------------------------------------------------------------
+
+
+class RewardNotFound(PointsError):
+    type = "reward-not-found"
+    title = "No such reward"
+    status = 404
+
+
+class InvalidReward(PointsError):
+    type = "invalid-reward"
+    title = "The reward is not valid"
+    status = 422
+
+
+class RewardUnavailable(PointsError):
+    """Not active, or outside its validity window."""
+
+    type = "reward-unavailable"
+    title = "This reward cannot be redeemed now"
+    status = 409
+
+
+class SoldOut(PointsError):
+    type = "sold-out"
+    title = "This reward is sold out"
+    status = 409
+
+
+class RedemptionLimitReached(PointsError):
+    type = "redemption-limit-reached"
+    title = "You have redeemed this reward as often as allowed"
+    status = 409
+
+
+class InsufficientPoints(PointsError):
+    """Extensions: `balance`, `needed`."""
+
+    type = "insufficient-points"
+    title = "Not enough points"
+    status = 409
+
+
+class RedemptionNotFound(PointsError):
+    type = "redemption-not-found"
+    title = "No such redemption or voucher"
+    status = 404
+
+
+class VoucherNotUsable(PointsError):
+    """Extensions: `status`."""
+
+    type = "voucher-not-usable"
+    title = "This voucher cannot be used"
+    status = 409
+
+
+class RedemptionNotCancellable(PointsError):
+    type = "redemption-not-cancellable"
+    title = "This redemption can no longer be cancelled"
+    status = 409
+
+
+class PaymentsUnavailable(PointsError):
+    type = "payments-unavailable"
+    title = "Points-plus-cash payments are not available"
+    status = 503
+
+
+class PaymentProviderError(PointsError):
+    type = "payment-provider-error"
+    title = "The payment provider refused or did not answer"
+    status = 502
+
+
+class InvalidWebhookSignature(PointsError):
+    type = "invalid-webhook-signature"
+    title = "The webhook signature is not valid"
+    status = 400
+
+
+# --- feeds --------------------------------------------------------------------------------------
+
+
+class InvalidFeedBatch(PointsError):
+    type = "invalid-feed-batch"
+    title = "The feed batch cannot be read"
+    status = 422

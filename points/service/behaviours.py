@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
-from points import repository
 from points.errors import (
     InvalidBehaviourList,
     NoBehaviourList,
@@ -24,6 +23,7 @@ from points.errors import (
     UnknownBehaviourVersion,
 )
 from points.models import Behaviour, BehaviourVersion, Unit
+from points.repository import behaviours as repository
 from points.schemas import (
     UNIT_LABELS,
     BehaviourIn,

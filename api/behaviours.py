@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 import points
 from api.deps import Session
-from points.schemas import CategoryName
+from points.schemas.behaviours import CategoryName
 
 router = APIRouter(prefix="/v1/behaviours", tags=["app"])
 

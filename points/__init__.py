@@ -13,7 +13,7 @@ from points.errors import (
     UnknownBehaviourVersion,
 )
 from points.models import Category, Unit
-from points.schemas import BehaviourListOut, BehaviourOut, VersionOut
+from points.schemas.behaviours import BehaviourListOut, BehaviourOut, VersionOut
 from points.service.behaviours import (
     current_behaviours,
     current_version,

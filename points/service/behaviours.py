@@ -24,7 +24,7 @@ from points.errors import (
 )
 from points.models import Behaviour, BehaviourVersion, Unit
 from points.repository import behaviours as repository
-from points.schemas import (
+from points.schemas.behaviours import (
     UNIT_LABELS,
     BehaviourIn,
     BehaviourListIn,

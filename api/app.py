@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from api import auth, health, jwks, me, metrics, oauth
 from api import authorize as authorize_api
+from api import awards as awards_api
 from api import behaviours as behaviours_api
 from api import consents as consents_api
 from api import device as device_api
@@ -39,6 +40,7 @@ ROUTERS: list[APIRouter] = [
     authorize_api.router,
     authorize_api.app_router,
     behaviours_api.router,
+    awards_api.router,
 ]
 
 log = structlog.get_logger(__name__)

@@ -21,7 +21,7 @@ from identity.sms import sms_sender
 
 router = APIRouter(prefix="/v1/auth", tags=["app"])
 
-APP_SCOPE = "profile sessions"
+APP_SCOPE = "profile sessions points:read"
 SIGN_IN = "sign-in"
 
 

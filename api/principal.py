@@ -68,6 +68,8 @@ def require(scope: str) -> Callable[..., Awaitable[Principal]]:
 
 
 CurrentResident = Annotated[Principal, Depends(require("profile"))]
+# Reading points, history and vouchers: the app, and TV boxes (whose tokens lack `profile`).
+PointsReader = Annotated[Principal, Depends(require("points:read"))]
 
 
 # --- staff -----------------------------------------------------------------------------------

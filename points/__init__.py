@@ -1,5 +1,5 @@
-"""The points programme on top of the ledger. For now: the published behaviour list
-(正向行为清单) — versioned, published from YAML, read by residents and by the award path.
+"""The points programme (市民信用积分) on top of the ledger: the published behaviour list, earning
+codes, awards with caps, budgets and maker-checker approval, feeds, rewards and redemption.
 
 Other packages call what is re-exported here, never the tables."""
 
@@ -14,6 +14,11 @@ from points.errors import (
 )
 from points.models import Category, Unit
 from points.schemas.behaviours import BehaviourListOut, BehaviourOut, VersionOut
+from points.service.approvals import approve as approve_award
+from points.service.approvals import pending as pending_awards
+from points.service.approvals import reject as reject_award
+from points.service.approvals import reverse as reverse_award
+from points.service.awards import award
 from points.service.behaviours import (
     current_behaviours,
     current_version,
@@ -22,6 +27,9 @@ from points.service.behaviours import (
     parse_behaviour_list,
     publish_behaviours,
 )
+from points.service.earn_codes import issue as issue_earn_code
+from points.service.earn_codes import read as read_earn_code
+from points.service.fraud import list_flags, review_flag
 
 # The list Wujiang starts with; `wujiang behaviours publish --default` publishes it.
 DEFAULT_BEHAVIOURS = Path(__file__).with_name("default_behaviours.yaml")
@@ -38,10 +46,19 @@ __all__ = [
     "UnknownBehaviour",
     "UnknownBehaviourVersion",
     "VersionOut",
+    "approve_award",
+    "award",
     "current_behaviours",
     "current_version",
     "find_behaviour",
     "get_version",
+    "issue_earn_code",
+    "list_flags",
     "parse_behaviour_list",
+    "pending_awards",
     "publish_behaviours",
+    "read_earn_code",
+    "reject_award",
+    "reverse_award",
+    "review_flag",
 ]

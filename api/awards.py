@@ -1,0 +1,136 @@
+"""Earning points over HTTP: the resident's earning code, staff awards, and the approvers'
+maker-checker queue, corrections and fraud flags. Each handler calls one `points` service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+from pydantic import BaseModel, Field
+
+import points
+from api.deps import Session
+from api.principal import CurrentResident, CurrentStaff, StaffPrincipal, require_staff
+from identity.models import StaffRole
+from points.schemas.awards import (
+    AwardIn,
+    AwardOut,
+    DecisionIn,
+    EarnCodeOut,
+    FlagOut,
+    ReversalIn,
+    StaffActor,
+)
+
+router = APIRouter(tags=["points"])
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Unique per award: a retry with the same key replays the first result.",
+    ),
+]
+Approver = Annotated[StaffPrincipal, Depends(require_staff(StaffRole.APPROVER))]
+
+
+class FlagReview(BaseModel):
+    note: str = Field(min_length=1, max_length=500)
+
+
+def _actor(staff: StaffPrincipal) -> StaffActor:
+    return StaffActor(id=staff.staff_id, roles=staff.roles)
+
+
+@router.get("/v1/me/points/code", summary="My earning code (the QR staff scan)")
+async def earning_code(resident: CurrentResident, response: Response) -> EarnCodeOut:
+    """A fresh earning code, valid about a minute; fetch the next after `refresh_after_seconds`."""
+    response.headers["Cache-Control"] = "no-store"
+    return points.issue_earn_code(resident.resident_id)
+
+
+@router.post("/v1/staff/awards", status_code=status.HTTP_201_CREATED, summary="Award points")
+async def award(
+    body: AwardIn,
+    session: Session,
+    staff: CurrentStaff,
+    idempotency_key: IdempotencyKey,
+    response: Response,
+) -> AwardOut:
+    """Award points for a behaviour the staff member certifies: `pending` if it needs an
+    approver, else `posted`. A replay answers 200 with the first result."""
+    result = await points.award(
+        session, request=body, staff=_actor(staff), idempotency_key=idempotency_key
+    )
+    if result.replayed:
+        response.status_code = status.HTTP_200_OK
+    return result
+
+
+@router.get("/v1/staff/awards/pending", summary="Awards waiting for approval")
+async def pending_awards(
+    session: Session,
+    approver: Approver,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+) -> list[AwardOut]:
+    return await points.pending_awards(session, approver=_actor(approver), limit=limit)
+
+
+@router.post("/v1/staff/awards/{award_id}/approve", summary="Approve an award")
+async def approve(
+    award_id: uuid.UUID, session: Session, approver: Approver, body: DecisionIn | None = None
+) -> AwardOut:
+    return await points.approve_award(
+        session,
+        award_id=award_id,
+        approver=_actor(approver),
+        reason=body.reason if body else None,
+    )
+
+
+@router.post("/v1/staff/awards/{award_id}/reject", summary="Reject an award, with a reason")
+async def reject(
+    award_id: uuid.UUID, session: Session, approver: Approver, body: DecisionIn
+) -> AwardOut:
+    return await points.reject_award(
+        session, award_id=award_id, approver=_actor(approver), reason=body.reason
+    )
+
+
+@router.post("/v1/staff/awards/{award_id}/reversal", summary="Reverse all or part of an award")
+async def reverse(
+    award_id: uuid.UUID, session: Session, approver: Approver, body: ReversalIn
+) -> AwardOut:
+    """Take points back with a reason. Refused with `reversal-exceeds-remaining` (and how much
+    remains) when they were already spent or expired; a retry replays the reversal."""
+    return await points.reverse_award(
+        session,
+        award_id=award_id,
+        approver=_actor(approver),
+        reason=body.reason,
+        points=body.points,
+    )
+
+
+@router.get("/v1/staff/flags", summary="Fraud signals to review")
+async def flags(
+    session: Session,
+    approver: Approver,
+    reviewed: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+) -> list[FlagOut]:
+    return await points.list_flags(
+        session, approver=_actor(approver), reviewed=reviewed, limit=limit
+    )
+
+
+@router.post("/v1/staff/flags/{flag_id}/review", summary="Mark a flag reviewed")
+async def review_flag(
+    flag_id: uuid.UUID, session: Session, approver: Approver, body: FlagReview
+) -> FlagOut:
+    return await points.review_flag(
+        session, flag_id=flag_id, approver=_actor(approver), note=body.note
+    )

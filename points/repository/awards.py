@@ -1,0 +1,117 @@
+"""Queries over awards and fraud flags."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from points.models import Award, AwardStatus, Behaviour, BehaviourVersion, Flag
+
+award_t: Table = Award.__table__  # type: ignore[attr-defined]
+flag_t: Table = Flag.__table__  # type: ignore[attr-defined]
+
+
+def _insert_or_skip(session: AsyncSession, table: Table) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
+async def insert_award(session: AsyncSession, row: dict[str, Any]) -> bool:
+    """Insert the award unless its idempotency key or its (earning code, behaviour) is taken.
+
+    A concurrent insert of the same key waits for the first transaction and then skips, so two
+    retries of one request never both award."""
+    statement = _insert_or_skip(session, award_t).returning(award_t.c.id)
+    return (await session.execute(statement, [row])).first() is not None
+
+
+async def by_key(session: AsyncSession, issued_by: str, key: str) -> Award | None:
+    query = select(Award).where(
+        col(Award.issued_by) == issued_by, col(Award.idempotency_key) == key
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def by_id(session: AsyncSession, award_id: uuid.UUID) -> Award | None:
+    return await session.get(Award, award_id, populate_existing=True)
+
+
+async def behaviour_of(session: AsyncSession, behaviour_id: int) -> tuple[Behaviour, int]:
+    """The behaviour row an award was made under, and its list version's number."""
+    query = (
+        select(Behaviour, col(BehaviourVersion.number))
+        .join(BehaviourVersion, col(BehaviourVersion.id) == col(Behaviour.version_id))
+        .where(col(Behaviour.id) == behaviour_id)
+    )
+    behaviour, number = (await session.execute(query)).one()
+    return behaviour, number
+
+
+async def decide(
+    session: AsyncSession, award_id: uuid.UUID, *, status: AwardStatus, values: dict[str, Any]
+) -> bool:
+    """Move a pending award to `status`; False if it was not pending (another approver won)."""
+    statement = (
+        update(award_t)
+        .where(award_t.c.id == award_id, award_t.c.status == AwardStatus.PENDING.value)
+        .values(status=status.value, **values)
+    )
+    result: Any = await session.execute(statement)
+    return bool(result.rowcount)
+
+
+async def set_values(session: AsyncSession, award_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await session.execute(update(award_t).where(award_t.c.id == award_id).values(**values))
+
+
+async def count_by_staff(
+    session: AsyncSession, staff_id: uuid.UUID, since: datetime, resident_id: uuid.UUID | None
+) -> int:
+    query = select(func.count()).where(
+        award_t.c.staff_id == staff_id, award_t.c.created_at >= since
+    )
+    if resident_id is not None:
+        query = query.where(award_t.c.resident_id == resident_id)
+    return int((await session.execute(query)).scalar_one())
+
+
+async def pending(
+    session: AsyncSession, communities: Sequence[str] | None, limit: int
+) -> Sequence[Award]:
+    """Awards waiting for approval, oldest first; `communities` None means every community."""
+    query = select(Award).where(col(Award.status) == AwardStatus.PENDING.value)
+    if communities is not None:
+        query = query.where(col(Award.community).in_(communities))
+    query = query.order_by(col(Award.created_at), col(Award.id)).limit(limit)
+    return (await session.execute(query)).scalars().all()
+
+
+async def insert_flags(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(_insert_or_skip(session, flag_t), rows)
+
+
+async def flags(
+    session: AsyncSession, communities: Sequence[str] | None, *, reviewed: bool, limit: int
+) -> Sequence[Flag]:
+    query = select(Flag)
+    query = query.where(
+        col(Flag.reviewed_at).is_not(None) if reviewed else col(Flag.reviewed_at).is_(None)
+    )
+    if communities is not None:
+        query = query.where(col(Flag.community).in_(communities))
+    query = query.order_by(col(Flag.created_at).desc(), col(Flag.id)).limit(limit)
+    return (await session.execute(query)).scalars().all()
+
+
+async def flag_by_id(session: AsyncSession, flag_id: uuid.UUID) -> Flag | None:
+    return await session.get(Flag, flag_id, populate_existing=True)

@@ -1,0 +1,185 @@
+"""Maker-checker: a second staff member with the `approver` role approves or rejects awards
+above the threshold, and corrects posted awards by reversing them."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import ledger
+import notifications
+from core import clock
+from identity.models import StaffRole
+from points.errors import (
+    AwardNotFound,
+    AwardNotPending,
+    AwardNotReversible,
+    InvalidAward,
+    SelfApproval,
+)
+from points.models import Award, AwardStatus
+from points.repository import awards as repo
+from points.schemas.awards import AwardOut, StaffActor
+from points.service import awards, limits
+from points.service.fraud import approver_communities
+
+
+async def pending(
+    session: AsyncSession, *, approver: StaffActor, limit: int = 100
+) -> list[AwardOut]:
+    """Awards waiting for approval in the caller's communities, oldest first."""
+    rows = await repo.pending(session, approver_communities(approver), limit)
+    return [await awards.to_out(session, row) for row in rows]
+
+
+async def approve(
+    session: AsyncSession, *, award_id: uuid.UUID, approver: StaffActor, reason: str | None
+) -> AwardOut:
+    """Approve a pending award: its points move now. The same approver retrying gets the
+    award back unchanged; a decision already taken otherwise is refused."""
+    row = await _reload(session, award_id)
+    if _already(row, approver, AwardStatus.POSTED):
+        return await awards.to_out(session, row)
+    row = await _decidable(session, award_id, approver)
+    if not await repo.decide(
+        session,
+        award_id,
+        status=AwardStatus.POSTED,
+        values={"decided_at": clock.now(), "decided_by": approver.id, "decision_reason": reason},
+    ):
+        raise AwardNotPending("Another approver decided this award first.", status=row.status)
+    row = await _reload(session, award_id)
+    behaviour, _ = await repo.behaviour_of(session, row.behaviour_id)
+    await awards.post(session, row, behaviour)
+    return await awards.to_out(session, row)
+
+
+async def reject(
+    session: AsyncSession, *, award_id: uuid.UUID, approver: StaffActor, reason: str | None
+) -> AwardOut:
+    """Reject a pending award with a reason; its caps and budget are given back."""
+    if not reason:
+        raise InvalidAward("Give the reason for rejecting the award.")
+    row = await _reload(session, award_id)
+    if _already(row, approver, AwardStatus.REJECTED):
+        return await awards.to_out(session, row)
+    row = await _decidable(session, award_id, approver)
+    if not await repo.decide(
+        session,
+        award_id,
+        status=AwardStatus.REJECTED,
+        values={"decided_at": clock.now(), "decided_by": approver.id, "decision_reason": reason},
+    ):
+        raise AwardNotPending("Another approver decided this award first.", status=row.status)
+    row = await _reload(session, award_id)
+    await _give_back(session, row, row.points)
+    await notifications.enqueue(
+        session,
+        topic="points.award_rejected",
+        resident_id=row.resident_id,
+        payload={"award_id": str(row.id), "behaviour": row.behaviour_code, "reason": reason},
+    )
+    return await awards.to_out(session, row)
+
+
+async def reverse(
+    session: AsyncSession,
+    *,
+    award_id: uuid.UUID,
+    approver: StaffActor,
+    reason: str,
+    points: int | None = None,
+) -> AwardOut:
+    """Take back all or part of a posted award. Points already spent or expired cannot come
+    back: the ledger refuses, saying how many remain. An award is reversed once; a retry of the
+    same reversal replays it."""
+    row = await _reload(session, award_id)
+    _check_approver(row, approver)
+    if row.status != AwardStatus.POSTED.value or row.entry_id is None:
+        raise AwardNotReversible(f"A {row.status} award cannot be reversed.", status=row.status)
+    amount = points if points is not None else row.points
+    if amount > row.points:
+        raise AwardNotReversible(f"The award was of {row.points} points.", points=row.points)
+    entry = await ledger.reverse(
+        session,
+        entry_id=row.entry_id,
+        key=f"award:{row.id}:reversal",
+        actor=approver.issued_by,
+        memo=reason,
+        amount=amount,
+    )
+    if not entry.replayed:
+        await _record_reversal(session, row, entry.id, amount, approver, reason)
+    return await awards.to_out(session, await _reload(session, award_id))
+
+
+async def _record_reversal(
+    session: AsyncSession,
+    row: Award,
+    entry_id: uuid.UUID,
+    amount: int,
+    approver: StaffActor,
+    reason: str,
+) -> None:
+    await repo.set_values(
+        session,
+        row.id,
+        {
+            "reversed_points": amount,
+            "reversal_entry_id": entry_id,
+            "reversed_at": clock.now(),
+            "reversed_by": approver.id,
+            "reversal_reason": reason,
+        },
+    )
+    await _give_back(session, row, amount)
+    await notifications.enqueue(
+        session,
+        topic="points.reversed",
+        resident_id=row.resident_id,
+        payload={"award_id": str(row.id), "points": amount, "reason": reason},
+    )
+
+
+async def _give_back(session: AsyncSession, row: Award, amount: int) -> None:
+    behaviour, _ = await repo.behaviour_of(session, row.behaviour_id)
+    await limits.give_back_caps(
+        session,
+        behaviour=behaviour,
+        resident_id=row.resident_id,
+        occurred_at=row.occurred_at,
+        points=amount,
+    )
+    if row.staff_id is not None:
+        await limits.give_back_budget(
+            session, staff_id=row.staff_id, at=row.created_at, points=amount
+        )
+
+
+async def _decidable(session: AsyncSession, award_id: uuid.UUID, approver: StaffActor) -> Award:
+    row = await _reload(session, award_id)
+    _check_approver(row, approver)
+    if row.staff_id == approver.id:
+        raise SelfApproval("You made this award: a second staff member must decide it.")
+    if row.status != AwardStatus.PENDING.value:
+        raise AwardNotPending(f"The award is already {row.status}.", status=row.status)
+    return row
+
+
+def _already(row: Award, approver: StaffActor, status: AwardStatus) -> bool:
+    """Whether this approver already took this decision (a retried request)."""
+    return row.status == status.value and row.decided_by == approver.id
+
+
+def _check_approver(row: Award, approver: StaffActor) -> None:
+    # Awards outside the caller's communities look the same as awards that do not exist.
+    if not approver.can(StaffRole.APPROVER.value, row.community):
+        raise AwardNotFound("No such award in your communities.")
+
+
+async def _reload(session: AsyncSession, award_id: uuid.UUID) -> Award:
+    row = await repo.by_id(session, award_id)
+    if row is None:
+        raise AwardNotFound("No such award.")
+    return row

@@ -33,17 +33,17 @@ def redeemed(merchant: str) -> str:
 async def open_wallet(session: AsyncSession, resident_id: uuid.UUID) -> str:
     """The resident's wallet, opened on first use; its account code."""
     code = wallet(resident_id)
-    await ledger.open_account(session, code=code, asset=ASSET, flags=WALLET_FLAGS)
+    await ledger.ensure_account(session, code=code, asset=ASSET, flags=WALLET_FLAGS)
     return code
 
 
 async def open_issuer(session: AsyncSession, category: str) -> str:
     code = issuer(category)
-    await ledger.open_account(session, code=code, asset=ASSET)
+    await ledger.ensure_account(session, code=code, asset=ASSET)
     return code
 
 
 async def open_redeemed(session: AsyncSession, merchant: str) -> str:
     code = redeemed(merchant)
-    await ledger.open_account(session, code=code, asset=ASSET)
+    await ledger.ensure_account(session, code=code, asset=ASSET)
     return code

@@ -29,6 +29,23 @@ async def open_account(
     flags: AccountFlags = AccountFlags.NONE,
 ) -> AccountOut:
     """Open the account, or return it if it is already open with the same asset and flags."""
+    await ensure_account(session, code=code, asset=asset, flags=flags)
+    return await get_account(session, code=code)
+
+
+async def ensure_account(
+    session: AsyncSession,
+    *,
+    code: str,
+    asset: str = DEFAULT_ASSET,
+    flags: AccountFlags = AccountFlags.NONE,
+) -> None:
+    """Open the account unless it is open already with the same asset and flags, without
+    reading its balance: for write paths, where summing an issuer's postings would cost more
+    than the write itself. An account already open (and committed) costs no query at all."""
+    known = _cached(session, [code]).get(code)
+    if known is not None and known.asset == asset and known.flags == int(flags):
+        return
     if not CODE.match(code):
         raise InvalidAccount("Account codes are 1-200 characters of letters, digits and . _ : @ -")
     if not ASSET.match(asset):
@@ -48,13 +65,12 @@ async def open_account(
             "created_at": clock.now(),
         },
     )
-    account = await get_account(session, code=code)
-    if account.asset != asset or account.flags != int(flags):
+    found = (await resolve(session, [code]))[code]
+    if found.asset != asset or found.flags != int(flags):
         raise AccountConflict(
-            f"{code} is already open with asset {account.asset} and flags {account.flags}.",
+            f"{code} is already open with asset {found.asset} and flags {found.flags}.",
             account=code,
         )
-    return account
 
 
 async def get_account(session: AsyncSession, *, code: str) -> AccountOut:

@@ -110,8 +110,9 @@ async def main(concurrency, residents_count, behaviours):
     tokens = []
     async with database.unit_of_work() as session:
         for i in range(concurrency):
-            member, _ = await staff.create(session, username=f"bench.{i}", display_name=f"bench {i}",
-                password="bench-password-long-enough-2026", grants=[("awarder", "*")])
+            member, _ = await staff.create(session, username=f"bench.{i}",
+                display_name=f"bench {i}", password="bench-password-long-enough-2026",
+                grants=[("awarder", "*")])
             issued = await sessions.start(session, subject_type="staff", subject=str(member.id),
                 client_id=STAFF_CLIENT_ID, channel="staff", assurance=STAFF_ACR, scope="staff")
             tokens.append(issued.access_token)

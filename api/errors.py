@@ -33,10 +33,12 @@ def problem(
     status: int,
     detail: str | None = None,
     headers: Mapping[str, str] | None = None,
-    **extensions: Any,
+    extensions: Mapping[str, Any] | None = None,
+    **more: Any,
 ) -> ProblemResponse:
-    """A problem+json response; extension members never override the standard ones."""
-    body: dict[str, Any] = jsonable_encoder(extensions)
+    """A problem+json response; extension members never override the standard ones (an
+    extension named like one, `status` say, is dropped rather than break the response)."""
+    body: dict[str, Any] = jsonable_encoder({**(extensions or {}), **more})
     body.update(type=type_, title=title, status=status, instance=request.url.path)
     if detail is not None:
         body["detail"] = detail
@@ -59,7 +61,7 @@ async def domain_error_handler(request: Request, exc: DomainError) -> JSONRespon
         status=exc.status,
         detail=exc.detail,
         headers=exc.headers() or None,
-        **exc.extensions,
+        extensions=exc.extensions,
     )
 
 

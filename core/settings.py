@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./wujiang.db"
     redis_url: str = "memory://"
+    # Connections per process; beyond them a Redis command waits briefly for a free one.
+    redis_max_connections: int = 256
     database_pool_size: int = 10
     log_level: str = "INFO"
     log_json: bool = True

@@ -39,6 +39,10 @@ def routes(app: FastAPI) -> FastAPI:
     async def frozen() -> None:
         raise AccountFrozen("Account 42 is frozen until review.", balance=120, retry_after=30)
 
+    @app.get("/test/clash")
+    async def clash() -> None:
+        raise AccountFrozen("Frozen.", status="frozen", title="x", balance=1)
+
     @app.get("/test/crash")
     async def crash() -> None:
         raise RuntimeError("secret-internals: password=hunter2")
@@ -97,6 +101,21 @@ async def test_domain_error_renders_its_own_problem(client: httpx.AsyncClient) -
         "balance": 120,
         "retry_after": 30,
     }
+
+
+@pytest.mark.usefixtures("routes")
+async def test_extensions_named_like_standard_members_never_override_them(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/test/clash")
+
+    assert response.status_code == 409
+    problem = problem_of(response)
+    assert (problem["status"], problem["title"], problem["balance"]) == (
+        409,
+        "The account is frozen",
+        1,
+    )
 
 
 async def test_unknown_route_is_404_problem(client: httpx.AsyncClient) -> None:

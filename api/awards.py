@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 import points
 from api.deps import Session
@@ -19,6 +19,7 @@ from points.schemas.awards import (
     DecisionIn,
     EarnCodeOut,
     FlagOut,
+    Note,
     ReversalIn,
     StaffActor,
 )
@@ -38,7 +39,7 @@ Approver = Annotated[StaffPrincipal, Depends(require_staff(StaffRole.APPROVER))]
 
 
 class FlagReview(BaseModel):
-    note: str = Field(min_length=1, max_length=500)
+    note: Note
 
 
 def _actor(staff: StaffPrincipal) -> StaffActor:

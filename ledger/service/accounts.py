@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import event
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -124,6 +125,11 @@ def _stage(session: AsyncSession, accounts: dict[str, AccountRef]) -> None:
 @event.listens_for(Session, "after_commit")
 def _remember_committed(session: Session) -> None:
     staged = session.info.pop(_STAGED, None)
+    bind = session.get_bind()
+    if isinstance(bind, Connection) and bind.in_transaction():
+        # The session's "commit" only released a savepoint inside a transaction it joined
+        # (as tests do): that transaction may still roll back, so nothing is committed yet.
+        return
     if staged:
         if len(_cache) + len(staged) > _CACHE_LIMIT:
             _cache.clear()

@@ -69,6 +69,26 @@ async def decide(
     return bool(result.rowcount)
 
 
+async def claim_reversal(
+    session: AsyncSession, award_id: uuid.UUID, values: dict[str, Any]
+) -> bool:
+    """Mark the award reversed unless it already is: False if another reversal holds it.
+
+    The row lock this takes makes a concurrent reversal of the same award wait, then find it
+    taken, so caps and budget are given back once."""
+    statement = (
+        update(award_t)
+        .where(
+            award_t.c.id == award_id,
+            award_t.c.reversed_points == 0,
+            award_t.c.reversal_entry_id.is_(None),
+        )
+        .values(**values)
+    )
+    result: Any = await session.execute(statement)
+    return bool(result.rowcount)
+
+
 async def set_values(session: AsyncSession, award_id: uuid.UUID, values: dict[str, Any]) -> None:
     await session.execute(update(award_t).where(award_t.c.id == award_id).values(**values))
 

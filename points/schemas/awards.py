@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+
+def _plain_text(text: str) -> str:
+    # A NUL or a lone surrogate cannot be stored (PostgreSQL refuses both): refuse them here,
+    # as a validation error, rather than fail at the database.
+    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\r\t" for c in text):
+        raise ValueError("control characters are not allowed")
+    return text
+
+
+# Free text a staff member types: notes, reasons.
+Note = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_plain_text)]
 COMMUNITY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 Community = Annotated[str, Field(pattern=COMMUNITY_PATTERN, examples=["songling"])]
 # Up to 10,000 units with at most three decimals (2.5 kg, 1.5 hours).
@@ -35,7 +47,7 @@ class StaffActor:
 class Evidence(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    note: Note | None = None
     photo_urls: Annotated[list[HttpUrl], Field(max_length=5)] = []
 
     @model_validator(mode="after")
@@ -51,7 +63,9 @@ class AwardIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: Annotated[str, Field(min_length=1, max_length=80)] | None = None
+    # Not length-checked here: whatever was scanned, the earning-code reader refuses it as
+    # `invalid-earn-code`, the one answer a scanner app has to handle.
+    code: str | None = None
     resident_id: uuid.UUID | None = None
     behaviour: Annotated[str, Field(pattern=r"^[a-z0-9-]{2,64}$")]
     quantity: Quantity = Decimal(1)
@@ -68,13 +82,13 @@ class AwardIn(BaseModel):
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    reason: Note | None = None
 
 
 class ReversalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Note
     # None: everything that is left of the award.
     points: Annotated[int, Field(gt=0)] | None = None
 

@@ -38,20 +38,10 @@ async def approve(
 ) -> AwardOut:
     """Approve a pending award: its points move now. The same approver retrying gets the
     award back unchanged; a decision already taken otherwise is refused."""
-    row = await _reload(session, award_id)
-    if _already(row, approver, AwardStatus.POSTED):
-        return await awards.to_out(session, row)
-    row = await _decidable(session, award_id, approver)
-    if not await repo.decide(
-        session,
-        award_id,
-        status=AwardStatus.POSTED,
-        values={"decided_at": clock.now(), "decided_by": approver.id, "decision_reason": reason},
-    ):
-        raise AwardNotPending("Another approver decided this award first.", status=row.status)
-    row = await _reload(session, award_id)
-    behaviour, _ = await repo.behaviour_of(session, row.behaviour_id)
-    await awards.post(session, row, behaviour)
+    row, decided_now = await _decide(session, award_id, approver, AwardStatus.POSTED, reason)
+    if decided_now:
+        behaviour, _ = await repo.behaviour_of(session, row.behaviour_id)
+        await awards.post(session, row, behaviour)
     return await awards.to_out(session, row)
 
 
@@ -61,26 +51,40 @@ async def reject(
     """Reject a pending award with a reason; its caps and budget are given back."""
     if not reason:
         raise InvalidAward("Give the reason for rejecting the award.")
-    row = await _reload(session, award_id)
-    if _already(row, approver, AwardStatus.REJECTED):
-        return await awards.to_out(session, row)
-    row = await _decidable(session, award_id, approver)
-    if not await repo.decide(
-        session,
-        award_id,
-        status=AwardStatus.REJECTED,
-        values={"decided_at": clock.now(), "decided_by": approver.id, "decision_reason": reason},
-    ):
-        raise AwardNotPending("Another approver decided this award first.", status=row.status)
-    row = await _reload(session, award_id)
-    await _give_back(session, row, row.points)
-    await notifications.enqueue(
-        session,
-        topic="points.award_rejected",
-        resident_id=row.resident_id,
-        payload={"award_id": str(row.id), "behaviour": row.behaviour_code, "reason": reason},
-    )
+    row, decided_now = await _decide(session, award_id, approver, AwardStatus.REJECTED, reason)
+    if decided_now:
+        await _give_back(session, row, row.points)
+        await notifications.enqueue(
+            session,
+            topic="points.award_rejected",
+            resident_id=row.resident_id,
+            payload={"award_id": str(row.id), "behaviour": row.behaviour_code, "reason": reason},
+        )
     return await awards.to_out(session, row)
+
+
+async def _decide(
+    session: AsyncSession,
+    award_id: uuid.UUID,
+    approver: StaffActor,
+    status: AwardStatus,
+    reason: str | None,
+) -> tuple[Award, bool]:
+    """Move a pending award to `status`: the award, and whether this call decided it (False:
+    this approver's earlier identical decision, replayed). Two approvers racing: one wins,
+    the conditional update makes the other wait and then find the award decided."""
+    row = await _reload(session, award_id)
+    _check_approver(row, approver)
+    if _already(row, approver, status):
+        return row, False
+    _decidable(row, approver)
+    values = {"decided_at": clock.now(), "decided_by": approver.id, "decision_reason": reason}
+    if await repo.decide(session, award_id, status=status, values=values):
+        return await _reload(session, award_id), True
+    row = await _reload(session, award_id)
+    if _already(row, approver, status):
+        return row, False
+    raise AwardNotPending(f"The award is already {row.status}.", award_status=row.status)
 
 
 async def reverse(
@@ -97,11 +101,36 @@ async def reverse(
     row = await _reload(session, award_id)
     _check_approver(row, approver)
     if row.status != AwardStatus.POSTED.value or row.entry_id is None:
-        raise AwardNotReversible(f"A {row.status} award cannot be reversed.", status=row.status)
+        raise AwardNotReversible(
+            f"A {row.status} award cannot be reversed.", award_status=row.status
+        )
     amount = points if points is not None else row.points
     if amount > row.points:
         raise AwardNotReversible(f"The award was of {row.points} points.", points=row.points)
-    entry = await ledger.reverse(
+    if await repo.claim_reversal(session, row.id, _reversal_values(approver, amount, reason)):
+        # Caps and budget before the ledger: the same lock order as an award (counters, then
+        # the wallet), so a reversal racing an award for the same resident cannot deadlock.
+        await _give_back(session, row, amount)
+        entry = await _reverse_entry(session, row, approver, reason, amount)
+        await repo.set_values(session, row.id, {"reversal_entry_id": entry.id})
+        await notifications.enqueue(
+            session,
+            topic="points.reversed",
+            resident_id=row.resident_id,
+            payload={"award_id": str(row.id), "points": amount, "reason": reason},
+        )
+    else:
+        # Reversed already (or just now, by a request that waited for us): the ledger replays
+        # an identical reversal and refuses any other.
+        await _reverse_entry(session, row, approver, reason, amount)
+    return await awards.to_out(session, await _reload(session, award_id))
+
+
+async def _reverse_entry(
+    session: AsyncSession, row: Award, approver: StaffActor, reason: str, amount: int
+) -> ledger.EntryOut:
+    assert row.entry_id is not None
+    return await ledger.reverse(
         session,
         entry_id=row.entry_id,
         key=f"award:{row.id}:reversal",
@@ -109,37 +138,15 @@ async def reverse(
         memo=reason,
         amount=amount,
     )
-    if not entry.replayed:
-        await _record_reversal(session, row, entry.id, amount, approver, reason)
-    return await awards.to_out(session, await _reload(session, award_id))
 
 
-async def _record_reversal(
-    session: AsyncSession,
-    row: Award,
-    entry_id: uuid.UUID,
-    amount: int,
-    approver: StaffActor,
-    reason: str,
-) -> None:
-    await repo.set_values(
-        session,
-        row.id,
-        {
-            "reversed_points": amount,
-            "reversal_entry_id": entry_id,
-            "reversed_at": clock.now(),
-            "reversed_by": approver.id,
-            "reversal_reason": reason,
-        },
-    )
-    await _give_back(session, row, amount)
-    await notifications.enqueue(
-        session,
-        topic="points.reversed",
-        resident_id=row.resident_id,
-        payload={"award_id": str(row.id), "points": amount, "reason": reason},
-    )
+def _reversal_values(approver: StaffActor, amount: int, reason: str) -> dict[str, object]:
+    return {
+        "reversed_points": amount,
+        "reversed_at": clock.now(),
+        "reversed_by": approver.id,
+        "reversal_reason": reason,
+    }
 
 
 async def _give_back(session: AsyncSession, row: Award, amount: int) -> None:
@@ -157,14 +164,11 @@ async def _give_back(session: AsyncSession, row: Award, amount: int) -> None:
         )
 
 
-async def _decidable(session: AsyncSession, award_id: uuid.UUID, approver: StaffActor) -> Award:
-    row = await _reload(session, award_id)
-    _check_approver(row, approver)
+def _decidable(row: Award, approver: StaffActor) -> None:
     if row.staff_id == approver.id:
         raise SelfApproval("You made this award: a second staff member must decide it.")
     if row.status != AwardStatus.PENDING.value:
-        raise AwardNotPending(f"The award is already {row.status}.", status=row.status)
-    return row
+        raise AwardNotPending(f"The award is already {row.status}.", award_status=row.status)
 
 
 def _already(row: Award, approver: StaffActor, status: AwardStatus) -> bool:

@@ -25,6 +25,7 @@ from core.ids import new_id
 from core.settings import get_settings
 from identity import residents
 from identity.errors import ResidentNotFound
+from ledger.errors import UnknownAccount
 from points import accounts, calendar
 from points.errors import (
     BehaviourNotActive,
@@ -122,24 +123,14 @@ async def make(session: AsyncSession, claim: Claim, *, needs_approval: bool) -> 
 
 async def post(session: AsyncSession, row: Award, behaviour: Behaviour) -> None:
     """Move the award's points: one ledger entry, issuer to wallet, with an expiry lot."""
-    wallet = await accounts.open_wallet(session, row.resident_id)
-    issuer = await accounts.open_issuer(session, row.category)
-    entry = await ledger.post_entry(
-        session,
-        key=f"award:{row.id}",
-        postings=[
-            ledger.PostingIn(account=issuer, amount=-row.points),
-            ledger.PostingIn(account=wallet, amount=row.points, expires_at=row.expires_at),
-        ],
-        actor=row.issued_by,
-        memo=behaviour.title_zh,
-        metadata={
-            "award_id": str(row.id),
-            "behaviour": row.behaviour_code,
-            "category": row.category,
-            "community": row.community,
-        },
-    )
+    try:
+        entry = await _post_entry(session, row, behaviour)
+    except UnknownAccount:
+        # Accounts are opened only when missing (a resident's first award): opening one
+        # reads its balance, and the issuer's balance is a sum over every award ever made.
+        await accounts.open_wallet(session, row.resident_id)
+        await accounts.open_issuer(session, row.category)
+        entry = await _post_entry(session, row, behaviour)
     await repo.set_values(
         session, row.id, {"status": AwardStatus.POSTED.value, "entry_id": entry.id}
     )
@@ -156,6 +147,30 @@ async def post(session: AsyncSession, row: Award, behaviour: Behaviour) -> None:
             "title_en": behaviour.title_en,
             "category": row.category,
             "expires_at": row.expires_at.isoformat(),
+        },
+    )
+
+
+async def _post_entry(session: AsyncSession, row: Award, behaviour: Behaviour) -> ledger.EntryOut:
+    # UnknownAccount comes from looking the accounts up, before anything is written.
+    return await ledger.post_entry(
+        session,
+        key=f"award:{row.id}",
+        postings=[
+            ledger.PostingIn(account=accounts.issuer(row.category), amount=-row.points),
+            ledger.PostingIn(
+                account=accounts.wallet(row.resident_id),
+                amount=row.points,
+                expires_at=row.expires_at,
+            ),
+        ],
+        actor=row.issued_by,
+        memo=behaviour.title_zh,
+        metadata={
+            "award_id": str(row.id),
+            "behaviour": row.behaviour_code,
+            "category": row.category,
+            "community": row.community,
         },
     )
 
@@ -209,7 +224,8 @@ def check_key(key: str) -> None:
 
 def fingerprint(request: dict[str, Any]) -> str:
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # surrogatepass: a lone surrogate (JSON allows "\ud800") must hash, not fail the request.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def to_out(session: AsyncSession, row: Award) -> AwardOut:

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 import struct
 import uuid
@@ -30,6 +31,7 @@ _MAC_BYTES = 16
 MAX_LENGTH = 80
 # Scanners and clocks disagree by a few seconds; a code a little past its time still counts.
 _LEEWAY = timedelta(seconds=5)
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,12 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    if not text or not text.isascii():
-        raise ValueError("empty or non-ASCII")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict base64url: only the canonical spelling of the bytes is accepted. The lenient
+    decoder skips stray characters, takes `+`, `/` and padding, and ignores the unused low bits
+    of the last character, so several spellings would name one code."""
+    if not text or not text.isascii() or not _B64URL.fullmatch(text):
+        raise ValueError("not base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not the canonical base64url of its bytes")
+    return data

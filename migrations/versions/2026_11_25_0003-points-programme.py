@@ -226,9 +226,7 @@ def upgrade() -> None:
             "ix_points_award_resident_created", ["resident_id", "created_at"], unique=False
         )
         batch_op.create_index(
-            "ix_points_award_staff_resident_created",
-            ["staff_id", "resident_id", "created_at"],
-            unique=False,
+            "ix_points_award_staff_created", ["staff_id", "created_at"], unique=False
         )
         batch_op.create_index(
             "ix_points_award_status_created", ["status", "created_at"], unique=False
@@ -269,7 +267,7 @@ def downgrade() -> None:
     op.drop_table("points_flag")
     with op.batch_alter_table("points_award", schema=None) as batch_op:
         batch_op.drop_index("ix_points_award_status_created")
-        batch_op.drop_index("ix_points_award_staff_resident_created")
+        batch_op.drop_index("ix_points_award_staff_created")
         batch_op.drop_index("ix_points_award_resident_created")
         batch_op.drop_index("ix_points_award_created")
 

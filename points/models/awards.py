@@ -64,7 +64,7 @@ class Award(SQLModel, table=True):
         CheckConstraint("points > 0", name="points_positive"),
         CheckConstraint("reversed_points >= 0 AND reversed_points <= points", name="reversed"),
         Index("ix_points_award_resident_created", "resident_id", "created_at"),
-        Index("ix_points_award_staff_resident_created", "staff_id", "resident_id", "created_at"),
+        Index("ix_points_award_staff_created", "staff_id", "created_at"),
         Index("ix_points_award_status_created", "status", "created_at"),
         Index("ix_points_award_created", "created_at"),
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,6 +56,18 @@ async def behaviour_of(session: AsyncSession, behaviour_id: int) -> tuple[Behavi
     return behaviour, number
 
 
+async def current_behaviour(session: AsyncSession, code: str) -> tuple[Behaviour, int] | None:
+    """The behaviour `code` in the newest list version, with that version's number."""
+    newest = select(func.max(BehaviourVersion.number)).scalar_subquery()
+    query = (
+        select(Behaviour, col(BehaviourVersion.number))
+        .join(BehaviourVersion, col(BehaviourVersion.id) == col(Behaviour.version_id))
+        .where(col(Behaviour.code) == code, col(BehaviourVersion.number) == newest)
+    )
+    found = (await session.execute(query)).first()
+    return None if found is None else (found[0], found[1])
+
+
 async def decide(
     session: AsyncSession, award_id: uuid.UUID, *, status: AwardStatus, values: dict[str, Any]
 ) -> bool:
@@ -93,15 +105,23 @@ async def set_values(session: AsyncSession, award_id: uuid.UUID, values: dict[st
     await session.execute(update(award_t).where(award_t.c.id == award_id).values(**values))
 
 
-async def count_by_staff(
-    session: AsyncSession, staff_id: uuid.UUID, since: datetime, resident_id: uuid.UUID | None
-) -> int:
-    query = select(func.count()).where(
-        award_t.c.staff_id == staff_id, award_t.c.created_at >= since
-    )
-    if resident_id is not None:
-        query = query.where(award_t.c.resident_id == resident_id)
-    return int((await session.execute(query)).scalar_one())
+async def recent_by_staff(
+    session: AsyncSession,
+    staff_id: uuid.UUID,
+    resident_id: uuid.UUID,
+    *,
+    pair_since: datetime,
+    burst_since: datetime,
+) -> tuple[int, int]:
+    """The staff member's awards to this resident since `pair_since`, and their awards to
+    anyone since `burst_since` (the later of the two), in one pass over their recent awards."""
+    to_resident = case((award_t.c.resident_id == resident_id, 1), else_=0)
+    recent = case((award_t.c.created_at >= burst_since, 1), else_=0)
+    query = select(
+        func.coalesce(func.sum(to_resident), 0), func.coalesce(func.sum(recent), 0)
+    ).where(award_t.c.staff_id == staff_id, award_t.c.created_at >= pair_since)
+    pair, burst = (await session.execute(query)).one()
+    return int(pair), int(burst)
 
 
 async def pending(

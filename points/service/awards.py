@@ -25,7 +25,6 @@ from core.ids import new_id
 from core.settings import get_settings
 from identity import residents
 from identity.errors import ResidentNotFound
-from ledger.errors import UnknownAccount
 from points import accounts, calendar
 from points.errors import (
     BehaviourNotActive,
@@ -112,8 +111,7 @@ async def make(session: AsyncSession, claim: Claim, *, needs_approval: bool) -> 
     )
     if claim.staff_id is not None:
         await limits.take_budget(session, staff_id=claim.staff_id, at=now, points=row["points"])
-    found = await repo.by_id(session, row["id"])
-    assert found is not None
+    found = Award(**row)  # as inserted: no need to read it back
     if not needs_approval:
         await post(session, found, claim.behaviour)
     await fraud.check(session, found)
@@ -123,14 +121,10 @@ async def make(session: AsyncSession, claim: Claim, *, needs_approval: bool) -> 
 
 async def post(session: AsyncSession, row: Award, behaviour: Behaviour) -> None:
     """Move the award's points: one ledger entry, issuer to wallet, with an expiry lot."""
-    try:
-        entry = await _post_entry(session, row, behaviour)
-    except UnknownAccount:
-        # Accounts are opened only when missing (a resident's first award): opening one
-        # reads its balance, and the issuer's balance is a sum over every award ever made.
-        await accounts.open_wallet(session, row.resident_id)
-        await accounts.open_issuer(session, row.category)
-        entry = await _post_entry(session, row, behaviour)
+    # Cached once committed: no query for a wallet or issuer that is already open.
+    await accounts.open_wallet(session, row.resident_id)
+    await accounts.open_issuer(session, row.category)
+    entry = await _post_entry(session, row, behaviour)
     await repo.set_values(
         session, row.id, {"status": AwardStatus.POSTED.value, "entry_id": entry.id}
     )
@@ -152,7 +146,6 @@ async def post(session: AsyncSession, row: Award, behaviour: Behaviour) -> None:
 
 
 async def _post_entry(session: AsyncSession, row: Award, behaviour: Behaviour) -> ledger.EntryOut:
-    # UnknownAccount comes from looking the accounts up, before anything is written.
     return await ledger.post_entry(
         session,
         key=f"award:{row.id}",
@@ -186,12 +179,14 @@ async def replay(session: AsyncSession, earlier: Award, request_hash: str) -> Aw
 
 async def current_behaviour(session: AsyncSession, code: str, *, at: datetime) -> Behaviour:
     """The behaviour `code` in the current list, if it earns points at `at`."""
-    version = await behaviour_repo.latest_version(session)
-    if version is None or version.id is None:
-        raise NoBehaviourList("No behaviour list has been published.")
-    behaviour = await behaviour_repo.behaviour_by_code(session, version.id, code)
-    if behaviour is None:
+    found = await repo.current_behaviour(session, code)
+    if found is None:
+        if await behaviour_repo.latest_version(session) is None:
+            raise NoBehaviourList("No behaviour list has been published.")
         raise UnknownBehaviour(f"No behaviour {code!r} in the current list.", behaviour=code)
+    behaviour, number = found
+    assert behaviour.id is not None
+    _version_numbers[behaviour.id] = number
     starts, ends = behaviour.active_from, behaviour.active_until
     if (starts is not None and at < starts) or (ends is not None and at >= ends):
         raise BehaviourNotActive(f"{code!r} does not earn points at this time.", behaviour=code)
@@ -228,8 +223,16 @@ def fingerprint(request: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+# Behaviour rows and list versions never change once published: each behaviour's version
+# number is remembered after its first lookup.
+_version_numbers: dict[int, int] = {}
+
+
 async def to_out(session: AsyncSession, row: Award) -> AwardOut:
-    _, version = await repo.behaviour_of(session, row.behaviour_id)
+    version = _version_numbers.get(row.behaviour_id)
+    if version is None:
+        _, version = await repo.behaviour_of(session, row.behaviour_id)
+        _version_numbers[row.behaviour_id] = version
     return AwardOut(
         id=row.id,
         status=row.status,
@@ -263,6 +266,7 @@ async def _resident_of(session: AsyncSession, request: AwardIn) -> tuple[uuid.UU
         assert request.resident_id is not None
         resident_id, code_id = request.resident_id, None
     try:
+        # Also for a genuine code: its resident may have been removed since.
         await residents.get(session, resident_id=resident_id)
     except ResidentNotFound:
         raise UnknownResident("No resident has that id.") from None

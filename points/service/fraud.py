@@ -31,15 +31,18 @@ async def check(session: AsyncSession, award: Award) -> None:
     if award.staff_id is None:
         return
     now = clock.now()
-    flags = []
-    pair = await repo.count_by_staff(
-        session, award.staff_id, now - REPEAT_PAIR_WINDOW, award.resident_id
+    pair, burst = await repo.recent_by_staff(
+        session,
+        award.staff_id,
+        award.resident_id,
+        pair_since=now - REPEAT_PAIR_WINDOW,
+        burst_since=now - BURST_WINDOW,
     )
+    flags = []
     if pair >= REPEAT_PAIR_COUNT:
         flags.append(
             _flag(award, FlagKind.REPEAT_PAIR, f"{pair} awards to this resident in 7 days")
         )
-    burst = await repo.count_by_staff(session, award.staff_id, now - BURST_WINDOW, None)
     if burst >= BURST_COUNT:
         flags.append(_flag(award, FlagKind.BURST, f"{burst} awards by this staff member in 60 s"))
     await repo.insert_flags(session, flags)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Literal, TypeVar
 
 from pydantic import SecretStr, model_validator
@@ -139,9 +139,28 @@ def _parsed(name: str, parse: Callable[[str], T], secret: SecretStr) -> T:
         raise ValueError(f"{name} {exc}") from None
 
 
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()
+class _SettingsOnce:
+    """`get_settings()`: the settings, read from the environment once per process.
+
+    `cache_clear()` makes the next call read the environment again; `install(settings)` makes
+    every call return that object (tests install theirs, so patching it reaches all code)."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+
+    def __call__(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings()
+        return self._settings
+
+    def cache_clear(self) -> None:
+        self._settings = None
+
+    def install(self, settings: Settings) -> None:
+        self._settings = settings
+
+
+get_settings = _SettingsOnce()
 
 
 def get_keyring() -> KeyRing:

@@ -220,6 +220,13 @@ def _test_environment(database: Database, redis_client: Redis) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _session_settings(settings: Settings) -> None:
+    """`get_settings()` is the session's `settings` object in every test, even after a test that
+    pointed it elsewhere (the CLI tests): patching `settings` then reaches all the code."""
+    get_settings.install(settings)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_signing_key_cache() -> None:
     """Signing keys are cached per process; each test's keys live in its own transaction."""
     forget_cached_keys()

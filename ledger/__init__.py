@@ -15,7 +15,7 @@ from ledger.schemas import (
     StatementPage,
     VerifyReport,
 )
-from ledger.service.accounts import ensure_account, get_account, open_account
+from ledger.service.accounts import ensure_account, ensure_accounts, get_account, open_account
 from ledger.service.checkpoints import seal, seal_all
 from ledger.service.entries import post_entries, post_entry, reverse
 from ledger.service.expiry import expire
@@ -38,6 +38,7 @@ __all__ = [
     "balance",
     "balances",
     "ensure_account",
+    "ensure_accounts",
     "expire",
     "expire_holds",
     "get_account",

@@ -57,6 +57,13 @@ async def insert_account_if_absent(session: AsyncSession, row: dict[str, Any]) -
     await session.execute(_insert_ignoring_conflicts(session, account_t), [row])
 
 
+async def insert_accounts_if_absent(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Many accounts, one multi-row INSERT per chunk (not one round trip per account)."""
+    for chunk in _chunks(rows, 1000):
+        statement = _insert_ignoring_conflicts(session, account_t).values(chunk)
+        await session.execute(statement)
+
+
 async def accounts_by_code(session: AsyncSession, codes: Iterable[str]) -> dict[str, AccountRef]:
     codes = list(set(codes))
     result: dict[str, AccountRef] = {}

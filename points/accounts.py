@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +36,12 @@ async def open_wallet(session: AsyncSession, resident_id: uuid.UUID) -> str:
     code = wallet(resident_id)
     await ledger.ensure_account(session, code=code, asset=ASSET, flags=WALLET_FLAGS)
     return code
+
+
+async def open_wallets(session: AsyncSession, resident_ids: Iterable[uuid.UUID]) -> None:
+    """Many residents' wallets at once (a feed batch): one insert for those not yet open."""
+    codes = [wallet(r) for r in resident_ids]
+    await ledger.ensure_accounts(session, codes=codes, asset=ASSET, flags=WALLET_FLAGS)
 
 
 async def open_issuer(session: AsyncSession, category: str) -> str:

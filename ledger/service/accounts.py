@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
@@ -44,10 +45,45 @@ async def ensure_account(
     """Open the account unless it is open already with the same asset and flags, without
     reading its balance: for write paths, where summing an issuer's postings would cost more
     than the write itself. An account already open (and committed) costs no query at all."""
-    known = _cached(session, [code]).get(code)
-    if known is not None and known.asset == asset and known.flags == int(flags):
+    await ensure_accounts(session, codes=[code], asset=asset, flags=flags)
+
+
+async def ensure_accounts(
+    session: AsyncSession,
+    *,
+    codes: Sequence[str],
+    asset: str = DEFAULT_ASSET,
+    flags: AccountFlags = AccountFlags.NONE,
+) -> None:
+    """`ensure_account` for many accounts of one kind: one insert and one lookup for all those
+    not already known to be open (a batch import opening thousands of wallets)."""
+    known = _cached(session, list(codes))
+    missing = sorted(
+        {c for c in codes if c not in known or (known[c].asset, known[c].flags) != (asset, flags)}
+    )
+    if not missing:
         return
-    if not CODE.match(code):
+    _check_kind(missing, asset, flags)
+    now = clock.now()
+    balance = 0 if flags & AccountFlags.NO_NEGATIVE else None
+    await repo.insert_accounts_if_absent(
+        session,
+        [
+            {"id": new_id(), "code": c, "asset": asset, "flags": int(flags), "balance": balance}
+            | {"created_at": now}
+            for c in missing
+        ],
+    )
+    for code, found in (await resolve(session, missing)).items():
+        if found.asset != asset or found.flags != int(flags):
+            raise AccountConflict(
+                f"{code} is already open with asset {found.asset} and flags {found.flags}.",
+                account=code,
+            )
+
+
+def _check_kind(codes: Sequence[str], asset: str, flags: AccountFlags) -> None:
+    if not all(CODE.match(code) for code in codes):
         raise InvalidAccount("Account codes are 1-200 characters of letters, digits and . _ : @ -")
     if not ASSET.match(asset):
         raise InvalidAccount(
@@ -55,23 +91,6 @@ async def ensure_account(
         )
     if flags & AccountFlags.LOTS and not flags & AccountFlags.NO_NEGATIVE:
         raise InvalidAccount("A LOTS account must also be NO_NEGATIVE.")
-    await repo.insert_account_if_absent(
-        session,
-        {
-            "id": new_id(),
-            "code": code,
-            "asset": asset,
-            "flags": int(flags),
-            "balance": 0 if flags & AccountFlags.NO_NEGATIVE else None,
-            "created_at": clock.now(),
-        },
-    )
-    found = (await resolve(session, [code]))[code]
-    if found.asset != asset or found.flags != int(flags):
-        raise AccountConflict(
-            f"{code} is already open with asset {found.asset} and flags {found.flags}.",
-            account=code,
-        )
 
 
 async def get_account(session: AsyncSession, *, code: str) -> AccountOut:

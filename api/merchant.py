@@ -1,0 +1,70 @@
+"""Merchant cashiers: verify and consume residents' vouchers.
+
+A cashier holds `merchant_cashier` with the merchant's code as the grant's community; a voucher of
+any other merchant answers exactly like a code that does not exist. Lookups are rate-limited per
+cashier, so codes cannot be guessed from a till."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+import points
+from api.deps import Session
+from api.principal import StaffPrincipal, require_staff
+from api.rewards import IdempotencyKey
+from core import ratelimit
+from core.redis import get_redis
+from identity.models import StaffRole
+from points.schemas.rewards import VoucherView
+
+router = APIRouter(prefix="/v1/merchant/vouchers", tags=["staff"])
+
+LOOKUPS_PER_WINDOW = 30
+WINDOW_SECONDS = 60
+
+Cashier = Annotated[StaffPrincipal, Depends(require_staff(StaffRole.MERCHANT_CASHIER))]
+
+
+class VoucherCodeIn(BaseModel):
+    code: Annotated[
+        str, Field(min_length=1, max_length=100, description="Typed, or the scanned QR payload.")
+    ]
+
+
+def _merchants(cashier: StaffPrincipal) -> frozenset[str]:
+    return frozenset(
+        merchant for role, merchant in cashier.roles if role == StaffRole.MERCHANT_CASHIER.value
+    )
+
+
+async def _count_lookup(cashier: StaffPrincipal) -> None:
+    await ratelimit.hit(
+        get_redis(),
+        bucket=f"voucher-lookup:staff:{cashier.staff_id}",
+        limit=LOOKUPS_PER_WINDOW,
+        window_seconds=WINDOW_SECONDS,
+    )
+
+
+@router.post("/verify", summary="What a voucher is, without using it")
+async def verify(session: Session, cashier: Cashier, body: VoucherCodeIn) -> VoucherView:
+    await _count_lookup(cashier)
+    return await points.verify_voucher(session, code=body.code, merchants=_merchants(cashier))
+
+
+@router.post("/consume", summary="Use a voucher")
+async def consume(
+    session: Session, cashier: Cashier, body: VoucherCodeIn, idempotency_key: IdempotencyKey
+) -> VoucherView:
+    """The resident's held points go to the merchant; the voucher is used."""
+    await _count_lookup(cashier)
+    return await points.consume_voucher(
+        session,
+        code=body.code,
+        merchants=_merchants(cashier),
+        staff_id=cashier.staff_id,
+        idempotency_key=idempotency_key,
+    )

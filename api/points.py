@@ -1,0 +1,97 @@
+"""Residents' points: the summary, the history, and monthly community rankings (opt-in)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+import points
+from api.deps import Session
+from api.principal import CurrentResident, PointsReader
+from core.redis import get_redis
+from points.schemas.behaviours import CategoryName
+from points.schemas.rankings import (
+    COMMUNITY_PATTERN,
+    MAX_RANKING_SIZE,
+    MONTH_PATTERN,
+    RankingChoiceIn,
+    RankingChoiceOut,
+    RankingOut,
+)
+from points.schemas.views import MAX_HISTORY_PAGE, HistoryKind, HistoryPage, PointsSummary
+
+router = APIRouter(prefix="/v1/me/points", tags=["app"])
+rankings_router = APIRouter(prefix="/v1/points/rankings", tags=["app"])
+
+CategoryFilter = Annotated[
+    CategoryName | None, Query(description="Only movements of this category.")
+]
+
+
+@router.get("", summary="My points")
+async def my_points(session: Session, me: PointsReader) -> PointsSummary:
+    """Balance in total and per category, what is held for vouchers, and what lapses within
+    30 days."""
+    return await points.points_summary(session, resident_id=me.resident_id)
+
+
+@router.get("/history", summary="My points history")
+async def my_points_history(
+    session: Session,
+    me: PointsReader,
+    category: CategoryFilter = None,
+    kind: Annotated[HistoryKind | None, Query(description="Only this kind of movement.")] = None,
+    date_from: Annotated[
+        date | None, Query(alias="from", description="First local day (YYYY-MM-DD).")
+    ] = None,
+    date_to: Annotated[
+        date | None, Query(alias="to", description="Last local day (YYYY-MM-DD).")
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = 20,
+) -> HistoryPage:
+    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    filters = points.history_filters(
+        category=category, kind=kind, date_from=date_from, date_to=date_to
+    )
+    return await points.points_history(
+        session, resident_id=me.resident_id, filters=filters, cursor=cursor, limit=limit
+    )
+
+
+@router.put("/ranking", summary="Join or leave my community's ranking")
+async def set_my_ranking(
+    body: RankingChoiceIn, session: Session, me: CurrentResident
+) -> RankingChoiceOut:
+    """Rankings are opt-in: nobody appears until they join. Setting the same choice again
+    changes nothing."""
+    return await points.set_ranking_choice(
+        session,
+        get_redis(),
+        resident_id=me.resident_id,
+        opt_in=body.opt_in,
+        community=body.community,
+    )
+
+
+@rankings_router.get("/{community}", summary="A community's monthly ranking")
+async def community_ranking(
+    session: Session,
+    me: PointsReader,
+    community: Annotated[str, Path(pattern=COMMUNITY_PATTERN)],
+    month: Annotated[
+        str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM; default this month.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_RANKING_SIZE)] = 20,
+) -> RankingOut:
+    """The top residents who opted in, masked (no names or phones), and your own place."""
+    return await points.community_ranking(
+        session,
+        get_redis(),
+        community=community,
+        month=month,
+        viewer=me.resident_id,
+        limit=limit,
+    )

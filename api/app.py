@@ -14,7 +14,13 @@ from api import awards as awards_api
 from api import behaviours as behaviours_api
 from api import consents as consents_api
 from api import device as device_api
+from api import feeds as feeds_api
+from api import merchant as merchant_api
 from api import oidc as oidc_api
+from api import payments as payments_api
+from api import points as points_api
+from api import reports as reports_api
+from api import rewards as rewards_api
 from api import staff as staff_api
 from api.errors import register_error_handlers
 from api.middleware import RequestContextMiddleware
@@ -41,6 +47,14 @@ ROUTERS: list[APIRouter] = [
     authorize_api.app_router,
     behaviours_api.router,
     awards_api.router,
+    points_api.router,
+    points_api.rankings_router,
+    reports_api.router,
+    rewards_api.router,
+    rewards_api.admin_router,
+    merchant_api.router,
+    payments_api.router,
+    feeds_api.router,
 ]
 
 log = structlog.get_logger(__name__)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Session
 from api.device import DEVICE_CODE_GRANT, device_code_grant
+from api.feeds import client_credentials_grant
 from api.oidc import authorization_code_grant
 from core.redis import get_redis
 from identity import clients, sessions
@@ -53,6 +54,7 @@ GRANTS: dict[str, Grant] = {
     DEVICE_CODE_GRANT: device_code_grant,
     "authorization_code": authorization_code_grant,
     "refresh_token": refresh_token_grant,
+    "client_credentials": client_credentials_grant,
 }
 
 

@@ -14,6 +14,8 @@ from cli.behaviours import behaviours_app
 from cli.clients import clients_app
 from cli.keys import keys_app
 from cli.ledger import ledger_app
+from cli.points import app as points_app
+from cli.rewards import rewards_app
 from cli.staff import staff_app
 from core.migrate import run_migrations
 from core.settings import Settings, get_settings
@@ -24,6 +26,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(clients_app, name="clients")
 app.add_typer(staff_app, name="staff")
 app.add_typer(behaviours_app, name="behaviours")
+app.add_typer(rewards_app, name="rewards")
+app.add_typer(points_app, name="points")
 
 console = Console()
 

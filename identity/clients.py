@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -36,6 +37,8 @@ STAFF_CLIENT_ID = "wujiang-staff"
 FIRST_PARTY_CLIENTS = frozenset({APP_CLIENT_ID, TV_CLIENT_ID, STAFF_CLIENT_ID})
 
 SUPPORTED_SCOPES = frozenset({"openid", "profile", "phone", "real_name", "offline_access"})
+# Besides those, machine clients may hold `feed:<source>` scopes (see is_feed_scope).
+FEED_SCOPE = re.compile(r"feed:[a-z0-9][a-z0-9-]{0,63}")
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME = 300  # seconds: an assertion may not be valid for longer than this ahead
 LEEWAY_SECONDS = 30
@@ -67,11 +70,14 @@ async def register(
     name = " ".join(name.split())
     if not 1 <= len(name) <= 200:
         raise InvalidClientMetadata("The client needs a name of 1-200 characters.")
-    if not redirect_uris:
+    feeds = {s for s in scopes if is_feed_scope(s)}
+    if feeds:
+        _check_machine_client(scopes, feeds, auth_method)
+    elif not redirect_uris:
         raise InvalidClientMetadata("Register at least one redirect URI.")
     for uri in [*redirect_uris, *(post_logout_redirect_uris or [])]:
         check_redirect_uri(uri)
-    unknown = set(scopes) - SUPPORTED_SCOPES
+    unknown = set(scopes) - SUPPORTED_SCOPES - feeds
     if unknown or not scopes:
         raise InvalidClientMetadata(f"Scopes must be among {' '.join(sorted(SUPPORTED_SCOPES))}.")
     if auth_method not in ("client_secret_basic", "private_key_jwt", "none"):
@@ -95,6 +101,21 @@ async def register(
     session.add(client)
     await session.flush()
     return client, secret
+
+
+def is_feed_scope(scope: str) -> bool:
+    """`feed:<source>`: sending an integration feed's batches (identity.client_credentials)."""
+    return FEED_SCOPE.fullmatch(scope) is not None
+
+
+def _check_machine_client(scopes: list[str], feeds: set[str], auth_method: str) -> None:
+    # A machine's scopes never mix with residents' (no `openid`, so no authorization code
+    # flow) and need a confidential client (no device flow): only client credentials get them.
+    if set(scopes) != feeds or auth_method == "none":
+        raise InvalidClientMetadata(
+            "feed:<source> scopes are for machine clients: register them alone, with "
+            "client_secret_basic or private_key_jwt; no redirect URI is needed."
+        )
 
 
 def check_redirect_uri(uri: str) -> None:

@@ -229,3 +229,30 @@ class InvalidFeedBatch(PointsError):
     type = "invalid-feed-batch"
     title = "The feed batch cannot be read"
     status = 422
+
+
+class FeedBatchTooLarge(InvalidFeedBatch):
+    """Extensions: `max_bytes`, `max_rows`. Split the batch: re-sent rows are duplicates."""
+
+    type = "feed-batch-too-large"
+    title = "The feed batch is too large for one request"
+    status = 413
+
+
+class UnknownFeedSource(PointsError):
+    """No behaviour in the current list is certified by `feed:<source>`. Extensions: `source`."""
+
+    type = "unknown-feed-source"
+    title = "No behaviour is certified by this feed"
+    status = 404
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+class InvalidPointsQuery(PointsError):
+    """A history cursor this API did not issue, a date range backwards or too long, a bad month."""
+
+    type = "invalid-points-query"
+    title = "The query is not valid"
+    status = 422

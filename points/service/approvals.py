@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import ledger
 import notifications
 from core import clock
+from core.redis import get_redis
 from identity.models import StaffRole
 from points.errors import (
     AwardNotFound,
@@ -21,7 +22,7 @@ from points.errors import (
 from points.models import Award, AwardStatus
 from points.repository import awards as repo
 from points.schemas.awards import AwardOut, StaffActor
-from points.service import awards, limits
+from points.service import awards, limits, rankings
 from points.service.fraud import approver_communities
 
 
@@ -118,6 +119,13 @@ async def reverse(
             topic="points.reversed",
             resident_id=row.resident_id,
             payload={"award_id": str(row.id), "points": amount, "reason": reason},
+        )
+        await rankings.record_award_for_ranking(
+            session,
+            get_redis(),
+            resident_id=row.resident_id,
+            points=-amount,
+            at=row.decided_at or row.created_at,  # the month the award counted in
         )
     else:
         # Reversed already (or just now, by a request that waited for us): the ledger replays

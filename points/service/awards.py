@@ -22,6 +22,7 @@ import ledger
 import notifications
 from core import clock
 from core.ids import new_id
+from core.redis import get_redis
 from core.settings import get_settings
 from identity import residents
 from identity.errors import ResidentNotFound
@@ -41,7 +42,7 @@ from points.models import Award, AwardStatus, Behaviour
 from points.repository import awards as repo
 from points.repository import behaviours as behaviour_repo
 from points.schemas.awards import AwardIn, AwardOut, StaffActor
-from points.service import earn_codes, fraud, limits
+from points.service import earn_codes, fraud, limits, rankings
 
 log = structlog.get_logger(__name__)
 
@@ -129,6 +130,9 @@ async def post(session: AsyncSession, row: Award, behaviour: Behaviour) -> None:
         session, row.id, {"status": AwardStatus.POSTED.value, "entry_id": entry.id}
     )
     row.status, row.entry_id = AwardStatus.POSTED.value, entry.id
+    await rankings.record_award_for_ranking(
+        session, get_redis(), resident_id=row.resident_id, points=row.points, at=clock.now()
+    )
     await notifications.enqueue(
         session,
         topic="points.awarded",

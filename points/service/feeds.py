@@ -35,6 +35,7 @@ import notifications
 from core import clock
 from core.errors import DomainError
 from core.ids import new_id
+from core.redis import get_redis
 from points import accounts, calendar
 from points.errors import (
     BehaviourNotActive,
@@ -50,7 +51,7 @@ from points.models import AwardStatus, Behaviour
 from points.repository import behaviours as behaviour_repo
 from points.repository import feeds as repo
 from points.schemas.feeds import FeedReport, FeedRow, FeedRowError
-from points.service import limits
+from points.service import limits, rankings
 from points.service.awards import fingerprint, quantity_milli
 from points.service.feed_parsing import INVALID_ROW
 
@@ -524,6 +525,10 @@ async def _post(
         session, {c.award["id"]: entry_ids[f"award:{c.award['id']}"] for c in claims}
     )
     await notifications.enqueue_many(session, [_notice(c) for c in claims])
+    now = clock.now()
+    await rankings.record_awards_for_ranking(
+        session, get_redis(), [(c.resident_id, c.award["points"], now) for c in claims]
+    )
 
 
 def _entry(batch: _Batch, claim: _Claim) -> ledger.EntryIn:

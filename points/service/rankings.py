@@ -8,6 +8,7 @@ so a resident who opted out never shows, even in a set not yet rebuilt."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import cast
 
@@ -100,11 +101,25 @@ async def record_award_for_ranking(
 ) -> bool:
     """Add an award's points (negative: a reversal) to the resident's ranking for the month of
     `at`, if they opted in; whether they did. Call it after the award's entry is posted."""
-    community = (await repository.opted_in(session, [resident_id])).get(resident_id)
-    if community is None:
-        return False
-    await redis.zincrby(ranking_key(community, month_of(at)), points, str(resident_id))
-    return True
+    return bool(await record_awards_for_ranking(session, redis, [(resident_id, points, at)]))
+
+
+async def record_awards_for_ranking(
+    session: AsyncSession, redis: Redis, awards: Sequence[tuple[uuid.UUID, int, datetime]]
+) -> int:
+    """`record_award_for_ranking` for many (resident, points, at) at once, with one opt-in
+    lookup (a feed batch); how many were counted.
+
+    Redis is not rolled back with the transaction: a score may briefly include an award whose
+    transaction failed at commit. Reads re-check opt-in, and `rankings rebuild` repairs scores."""
+    if not awards:
+        return 0
+    communities = await repository.opted_in(session, list({r for r, _, _ in awards}))
+    counted = [(r, p, at) for r, p, at in awards if r in communities]
+    for resident_id, points, at in counted:
+        key = ranking_key(communities[resident_id], month_of(at))
+        await redis.zincrby(key, points, str(resident_id))
+    return len(counted)
 
 
 async def community_ranking(

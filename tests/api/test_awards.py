@@ -550,3 +550,42 @@ async def test_the_daily_budget_bounds_each_staff_member(
     assert (problem["budget"], problem["used"], problem["remaining"]) == (25, 25, 0)
     assert theirs.status_code == 201
     assert tomorrow.status_code == 201, tomorrow.text
+
+
+# --- rankings -------------------------------------------------------------------------------
+
+
+async def test_awards_reach_the_ranking_of_residents_who_opted_in(
+    client, session, programme
+) -> None:
+    resident, awarder = programme
+    other = await make_resident(session, phone="13912345678")
+    chosen = await client.put(
+        "/v1/me/points/ranking",
+        json={"opt_in": True, "community": "songling"},
+        headers=resident.headers,
+    )
+    assert chosen.status_code == 200, chosen.text
+
+    for who in (resident, other):
+        response = await post_award(client, awarder, resident_id=str(who.id))
+        assert response.status_code == 201, response.text
+    approver = await make_staff(session, "wang.fang", [("approver", "songling")])
+    award_id = response.json()["id"]  # the other resident's award: not ranked
+    first = await post_award(
+        client, awarder, resident_id=str(resident.id), behaviour="river-patrol"
+    )
+    assert first.status_code == 201, first.text
+    reversed_ = await client.post(
+        f"/v1/staff/awards/{first.json()['id']}/reversal",
+        json={"reason": "entered twice"},
+        headers=approver.headers,
+    )
+    assert reversed_.status_code == 200, reversed_.text
+
+    ranking = await client.get("/v1/points/rankings/songling", headers=resident.headers)
+
+    assert ranking.status_code == 200, ranking.text
+    entries = ranking.json()["entries"]
+    assert [(e["points"], e["me"]) for e in entries] == [(10, True)]
+    assert award_id not in ranking.text

@@ -38,6 +38,7 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+import ledger
 from api.app import create_app
 from api.deps import get_session
 from core.db import Database, set_database
@@ -236,8 +237,11 @@ def _fresh_signing_key_cache() -> None:
 
 
 @pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    """A session inside an outer transaction that is rolled back after the test."""
+async def session(
+    engine: AsyncEngine, request: pytest.FixtureRequest
+) -> AsyncIterator[AsyncSession]:
+    """A session inside an outer transaction that is rolled back after the test — once the
+    ledger it leaves behind has passed `ledger.verify` (see `_check_ledger`)."""
     async with engine.connect() as connection:
         transaction = await connection.begin()
         session = AsyncSession(
@@ -245,17 +249,36 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         )
         try:
             yield session
+            await _check_ledger(session, request)
         finally:
             await session.close()
             await transaction.rollback()
 
 
 @pytest.fixture
-async def committed_db(database: Database) -> AsyncIterator[Database]:
-    """Real commits on the session's database; every table is emptied before and after."""
+async def committed_db(
+    database: Database, request: pytest.FixtureRequest
+) -> AsyncIterator[Database]:
+    """Real commits on the session's database; every table is emptied before and after, once
+    what the test committed has passed `ledger.verify`."""
     await _empty_all_tables(database)
     yield database
-    await _empty_all_tables(database)
+    try:
+        async with database.unit_of_work() as session:
+            await _check_ledger(session, request)
+    finally:
+        await _empty_all_tables(database)
+
+
+async def _check_ledger(session: AsyncSession, request: pytest.FixtureRequest) -> None:
+    """Every test leaves a ledger that verifies — the invariants hold after whatever it did —
+    unless it forges rows on purpose (`@pytest.mark.forges_ledger`)."""
+    if request.node.get_closest_marker("forges_ledger") is not None:
+        return
+    if session.in_transaction() and not session.is_active:
+        return  # the test broke its own transaction; its failure says why
+    report = await ledger.verify(session)
+    assert report.ok, f"ledger.verify after the test: {report.violations[:5]}"
 
 
 async def _empty_all_tables(database: Database) -> None:

@@ -115,7 +115,8 @@ async def test_replaying_a_hold_returns_the_same_hold(session):
 async def test_holds_cannot_exceed_the_balance(session):
     wallet, _ = await setup(session, 10)
     with pytest.raises(InsufficientBalance):
-        await place(session, wallet, 11)
+        async with session.begin_nested():  # rolled back, as a refused request's transaction
+            await place(session, wallet, 11)
 
 
 @pytest.mark.parametrize("amount", [0, -5, 41])

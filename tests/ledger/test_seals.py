@@ -49,6 +49,7 @@ async def test_checkpoints_chain_and_leave_new_entries_unsealed(session):
     assert report.unsealed_entries == 1
 
 
+@pytest.mark.forges_ledger
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
@@ -84,6 +85,7 @@ async def test_tampering_is_detected(session, sql, expected):
     assert expected <= checks(report), report.violations
 
 
+@pytest.mark.forges_ledger
 async def test_a_deleted_entry_breaks_its_checkpoint(session):
     _, entries = await small_ledger(session)
     await ledger.seal_all(session)
@@ -98,6 +100,7 @@ async def test_a_deleted_entry_breaks_its_checkpoint(session):
     assert "checkpoint" in checks(report)
 
 
+@pytest.mark.forges_ledger
 async def test_a_forged_entry_cannot_carry_a_valid_seal(session):
     _, entries = await small_ledger(session)
     await ledger.seal_all(session)

@@ -94,6 +94,7 @@ async def discovery(response: Response) -> dict[str, Any]:
             "authorization_code",
             "refresh_token",
             "urn:ietf:params:oauth:grant-type:device_code",
+            "client_credentials",  # feed machines (api/feeds.py)
         ],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": sorted(clients.SUPPORTED_SCOPES),

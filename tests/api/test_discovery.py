@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from api import oauth
+
 
 async def test_the_discovery_document(client, settings):
     response = await client.get("/.well-known/openid-configuration")
@@ -27,7 +29,9 @@ async def test_the_discovery_document(client, settings):
         "authorization_code",
         "refresh_token",
         "urn:ietf:params:oauth:grant-type:device_code",
+        "client_credentials",
     }
+    assert set(doc["grant_types_supported"]) == set(oauth.GRANTS)  # what /token really takes
     assert set(doc["scopes_supported"]) == {
         "openid",
         "profile",

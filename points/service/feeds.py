@@ -22,7 +22,6 @@ import asyncio
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,13 +29,9 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import ledger
-import notifications
 from core import clock
 from core.errors import DomainError
-from core.ids import new_id
-from core.redis import get_redis
-from points import accounts, calendar
+from points import calendar
 from points.errors import (
     BehaviourNotActive,
     CapReached,
@@ -47,13 +42,16 @@ from points.errors import (
     UnknownFeedSource,
     UnknownResident,
 )
-from points.models import AwardStatus, Behaviour
+from points.models import Behaviour
 from points.repository import behaviours as behaviour_repo
 from points.repository import feeds as repo
 from points.schemas.feeds import FeedReport, FeedRow, FeedRowError
-from points.service import limits, rankings
+from points.service import limits
 from points.service.awards import fingerprint, quantity_milli
+from points.service.feed_batch import Batch, FeedClaim, Outcome
+from points.service.feed_caps import cap_keys, fitting_caps, take_caps
 from points.service.feed_parsing import INVALID_ROW
+from points.service.feed_posting import award_row, post
 
 log = structlog.get_logger(__name__)
 
@@ -61,52 +59,10 @@ Units = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 CHUNK_ROWS = 1000
 FUTURE_LEEWAY = timedelta(minutes=5)  # machines' clocks drift
 MAX_AGE = timedelta(days=90)  # older records are no longer accepted
-TOPIC = "points.awarded"
 _RETRIES = 3
 _CAP_PASSES = 3
 _WORKERS = 2
 _RETRYABLE_STATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
-_PERIOD_ORDER = ("day", "week", "month", "year")  # the order limits.take_caps locks them in
-
-
-@dataclass(slots=True)
-class _Claim:
-    row: FeedRow
-    resident_id: uuid.UUID
-    request_hash: str
-    behaviour: Behaviour | None = None
-    points: int = 0
-    award: dict[str, Any] = field(default_factory=dict)
-    caps: list[tuple[str, int, tuple[uuid.UUID, str, str]]] | None = None
-
-
-@dataclass
-class _Outcome:
-    """What one chunk did; added to the report only once its transaction has committed."""
-
-    imported: int = 0
-    duplicates: int = 0
-    points: int = 0
-    errors: list[FeedRowError] = field(default_factory=list)
-
-    def fail(self, row: FeedRow, reason: str, message: str) -> None:
-        self.errors.append(
-            FeedRowError(line=row.line, record_id=row.record_id, reason=reason, message=message)
-        )
-
-    def refuse(self, row: FeedRow, error: DomainError) -> None:
-        self.fail(row, error.type, error.detail)
-
-
-@dataclass
-class _Batch:
-    source: str
-    behaviours: dict[str, Behaviour]
-    report: FeedReport
-
-    @property
-    def issued_by(self) -> str:
-        return f"feed:{self.source}"
 
 
 async def import_feed(
@@ -126,7 +82,7 @@ async def import_feed(
     the rows done so far. With several workers, chunks commit in no fixed order: which of a
     resident's rows meets a full cap first can vary, never whether the cap holds."""
     async with units() as session:
-        batch = _Batch(source, await _feed_behaviours(session, source), FeedReport(source=source))
+        batch = Batch(source, await _feed_behaviours(session, source), FeedReport(source=source))
         postgres = session.get_bind().dialect.name == "postgresql"
     chunks = _chunks(rows, chunk_rows)
 
@@ -196,7 +152,7 @@ def _chunks(
         yield chunk
 
 
-def _absorb(batch: _Batch, chunk: list[FeedRow | FeedRowError], outcome: _Outcome) -> None:
+def _absorb(batch: Batch, chunk: list[FeedRow | FeedRowError], outcome: Outcome) -> None:
     report = batch.report
     report.rows += len(chunk)
     report.imported += outcome.imported
@@ -206,13 +162,11 @@ def _absorb(batch: _Batch, chunk: list[FeedRow | FeedRowError], outcome: _Outcom
     report.errors.extend(outcome.errors)
 
 
-async def _import_chunk(
-    units: Units, batch: _Batch, chunk: list[FeedRow | FeedRowError]
-) -> _Outcome:
+async def _import_chunk(units: Units, batch: Batch, chunk: list[FeedRow | FeedRowError]) -> Outcome:
     """One chunk in its own transaction, retried whole if the database picked it as a
     deadlock or serialization victim."""
     for attempt in range(1, _RETRIES + 1):
-        outcome = _Outcome(errors=[row for row in chunk if isinstance(row, FeedRowError)])
+        outcome = Outcome(errors=[row for row in chunk if isinstance(row, FeedRowError)])
         try:
             async with units() as session:
                 await _chunk(session, batch, [r for r in chunk if isinstance(r, FeedRow)], outcome)
@@ -226,23 +180,23 @@ async def _import_chunk(
 
 
 async def _chunk(
-    session: AsyncSession, batch: _Batch, rows: list[FeedRow], outcome: _Outcome
+    session: AsyncSession, batch: Batch, rows: list[FeedRow], outcome: Outcome
 ) -> None:
     now = clock.now()
     claims = await _claims(session, rows, outcome)
     claims = await _fresh(session, batch, claims, outcome)
     claims = [c for c in claims if _acceptable(batch, c, now, outcome)]
-    claims = _fitting_caps(claims, await repo.cap_usage(session, _cap_keys(claims)), outcome)
+    claims = fitting_caps(claims, await repo.cap_usage(session, cap_keys(claims)), outcome)
     for claim in claims:
-        claim.award = _award_row(batch, claim, now)
+        claim.award = award_row(batch, claim, now)
     claims = await _record(session, batch, claims, outcome)
     if claims:
-        await _post(session, batch, claims, outcome)
+        await post(session, batch, claims, outcome)
     outcome.imported = len(claims)
     outcome.points = sum(c.points for c in claims)
 
 
-async def _claims(session: AsyncSession, rows: list[FeedRow], outcome: _Outcome) -> list[_Claim]:
+async def _claims(session: AsyncSession, rows: list[FeedRow], outcome: Outcome) -> list[FeedClaim]:
     """Rows whose resident exists, with the fingerprint of their content."""
     ids = {r.resident_id for r in rows if r.resident_id is not None}
     known = await repo.known_residents(session, ids) if ids else set()
@@ -256,7 +210,7 @@ async def _claims(session: AsyncSession, rows: list[FeedRow], outcome: _Outcome)
         if resident_id is None or (named and row.phone_index and phoned != named):
             outcome.refuse(row, UnknownResident("No resident has that id or phone."))
             continue
-        claims.append(_Claim(row, resident_id, _fingerprint(row, resident_id)))
+        claims.append(FeedClaim(row, resident_id, _fingerprint(row, resident_id)))
     return claims
 
 
@@ -274,8 +228,8 @@ def _fingerprint(row: FeedRow, resident_id: uuid.UUID) -> str:
 
 
 async def _fresh(
-    session: AsyncSession, batch: _Batch, claims: list[_Claim], outcome: _Outcome
-) -> list[_Claim]:
+    session: AsyncSession, batch: Batch, claims: list[FeedClaim], outcome: Outcome
+) -> list[FeedClaim]:
     """Claims whose record id is new; earlier ones are duplicates, or conflicts if changed."""
     keys = [c.row.record_id for c in claims]
     earlier = await repo.hashes_by_key(session, batch.issued_by, keys) if keys else {}
@@ -289,7 +243,7 @@ async def _fresh(
     return fresh
 
 
-def _seen_before(claim: _Claim, request_hash: str, outcome: _Outcome) -> None:
+def _seen_before(claim: FeedClaim, request_hash: str, outcome: Outcome) -> None:
     if request_hash == claim.request_hash:
         outcome.duplicates += 1
         return
@@ -301,7 +255,7 @@ def _seen_before(claim: _Claim, request_hash: str, outcome: _Outcome) -> None:
     )
 
 
-def _acceptable(batch: _Batch, claim: _Claim, now: datetime, outcome: _Outcome) -> bool:
+def _acceptable(batch: Batch, claim: FeedClaim, now: datetime, outcome: Outcome) -> bool:
     """Check the claim against the behaviour list and the time window; False after a refusal."""
     row = claim.row
     if row.occurred_at > now + FUTURE_LEEWAY:
@@ -323,7 +277,7 @@ def _acceptable(batch: _Batch, claim: _Claim, now: datetime, outcome: _Outcome) 
     return True
 
 
-def _behaviour(batch: _Batch, row: FeedRow) -> Behaviour:
+def _behaviour(batch: Batch, row: FeedRow) -> Behaviour:
     behaviour = batch.behaviours.get(row.behaviour)
     if behaviour is None:
         raise UnknownBehaviour(f"No behaviour {row.behaviour!r} in the current list.")
@@ -341,88 +295,12 @@ def _behaviour(batch: _Batch, row: FeedRow) -> Behaviour:
     return behaviour
 
 
-# --- caps ----------------------------------------------------------------------------------------
-
-CapKey = tuple[uuid.UUID, str, str]
-
-
-def _caps(claim: _Claim) -> list[tuple[str, int, CapKey]]:
-    """(period kind, cap, counter key) of each cap on the claim, in locking order."""
-    if claim.caps is None:
-        assert claim.behaviour is not None
-        periods = calendar.periods(claim.row.occurred_at)
-        caps = limits.caps_of(claim.behaviour)
-        code = claim.behaviour.code
-        claim.caps = [
-            (kind, caps[kind], (claim.resident_id, code, periods[kind]))
-            for kind in _PERIOD_ORDER
-            if kind in caps
-        ]
-    return claim.caps
-
-
-def _cap_keys(claims: list[_Claim]) -> set[CapKey]:
-    return {key for claim in claims for _, _, key in _caps(claim)}
-
-
-def _fitting_caps(
-    claims: list[_Claim], usage: dict[CapKey, int], outcome: _Outcome
-) -> list[_Claim]:
-    """Claims that fit their caps given `usage`, taken in file order; the others refused."""
-    used = dict(usage)
-    fitting = []
-    for claim in claims:
-        over = next(
-            (
-                (kind, cap, key)
-                for kind, cap, key in _caps(claim)
-                if used.get(key, 0) + claim.points > cap
-            ),
-            None,
-        )
-        if over is None:
-            for _, _, key in _caps(claim):
-                used[key] = used.get(key, 0) + claim.points
-            fitting.append(claim)
-            continue
-        kind, cap, key = over
-        spent = used.get(key, 0)
-        outcome.refuse(
-            claim.row,
-            CapReached(
-                f"{claim.points} points would pass this behaviour's {kind} cap of {cap} "
-                f"({spent} used, {max(cap - spent, 0)} left).",
-            ),
-        )
-    return fitting
-
-
-async def _take_caps(session: AsyncSession, claims: list[_Claim]) -> bool:
-    """Count every claim against its caps in bulk, one statement per behaviour and period kind;
-    False (roll back, nothing to trust) if a counter moved since it was read: a concurrent award
-    took the room."""
-    groups: dict[tuple[str, int], tuple[int, dict[CapKey, int]]] = {}
-    for claim in claims:
-        for kind, cap, key in _caps(claim):
-            _, totals = groups.setdefault((key[1], _PERIOD_ORDER.index(kind)), (cap, {}))
-            totals[key] = totals.get(key, 0) + claim.points
-    for group in sorted(groups):
-        cap, totals = groups[group]
-        rows = [
-            {"resident_id": key[0], "behaviour_code": key[1], "period": key[2], "points": points}
-            for key, points in sorted(totals.items())
-        ]
-        if await repo.raise_caps_within(session, rows, cap) != set(totals):
-            return False
-    return True
-
-
 # --- writing -------------------------------------------------------------------------------------
 
 
 async def _record(
-    session: AsyncSession, batch: _Batch, claims: list[_Claim], outcome: _Outcome
-) -> list[_Claim]:
+    session: AsyncSession, batch: Batch, claims: list[FeedClaim], outcome: Outcome
+) -> list[FeedClaim]:
     """Insert the award rows and take the caps, in bulk; the claims recorded.
 
     If a concurrent award took cap room since the counters were read, the pass is rolled back
@@ -434,18 +312,18 @@ async def _record(
         savepoint = await session.begin_nested()
         inserted = await repo.insert_awards(session, [c.award for c in claims])
         claims = await _sort_out_races(session, batch, claims, inserted, outcome)
-        if await _take_caps(session, claims):
+        if await take_caps(session, claims):
             await savepoint.commit()
             return claims
         await savepoint.rollback()
         log.info("points.feed_caps_raced", source=batch.source, claims=len(claims))
-        claims = _fitting_caps(claims, await repo.cap_usage(session, _cap_keys(claims)), outcome)
+        claims = fitting_caps(claims, await repo.cap_usage(session, cap_keys(claims)), outcome)
     log.info("points.feed_caps_row_by_row", source=batch.source, claims=len(claims))
     return [c for c in claims if await _record_one(session, batch, c, outcome)]
 
 
 async def _record_one(
-    session: AsyncSession, batch: _Batch, claim: _Claim, outcome: _Outcome
+    session: AsyncSession, batch: Batch, claim: FeedClaim, outcome: Outcome
 ) -> bool:
     assert claim.behaviour is not None
     try:
@@ -468,11 +346,11 @@ async def _record_one(
 
 async def _sort_out_races(
     session: AsyncSession,
-    batch: _Batch,
-    claims: list[_Claim],
+    batch: Batch,
+    claims: list[FeedClaim],
     inserted: set[str],
-    outcome: _Outcome,
-) -> list[_Claim]:
+    outcome: Outcome,
+) -> list[FeedClaim]:
     """The claims inserted; the others lost their key to a concurrent import of the same
     record, committed meanwhile: duplicates, or conflicts if the content differs."""
     lost = [c for c in claims if c.row.record_id not in inserted]
@@ -482,93 +360,3 @@ async def _sort_out_races(
         for claim in lost:
             _seen_before(claim, earlier.get(claim.row.record_id, ""), outcome)
     return [c for c in claims if c.row.record_id in inserted]
-
-
-def _award_row(batch: _Batch, claim: _Claim, now: datetime) -> dict[str, Any]:
-    behaviour, row = claim.behaviour, claim.row
-    assert behaviour is not None
-    return {
-        "id": new_id(),
-        "issued_by": batch.issued_by,
-        "idempotency_key": row.record_id,
-        "request_hash": claim.request_hash,
-        "resident_id": claim.resident_id,
-        "staff_id": None,
-        "behaviour_id": behaviour.id,
-        "behaviour_code": behaviour.code,
-        "category": behaviour.category,
-        "community": row.community,
-        "quantity_milli": int(row.quantity * 1000),
-        "points": claim.points,
-        "evidence": None,
-        "earn_code_id": None,
-        "status": AwardStatus.POSTED.value,
-        "occurred_at": row.occurred_at,
-        "expires_at": calendar.expiry_for(row.occurred_at),
-        "entry_id": None,
-        "created_at": now,
-        "reversed_points": 0,
-    }
-
-
-async def _post(
-    session: AsyncSession, batch: _Batch, claims: list[_Claim], outcome: _Outcome
-) -> None:
-    """One ledger entry per award, issuer to wallet with its expiry lot, all in one call; then
-    the awards point at their entries and the residents' notices are queued."""
-    await accounts.open_wallets(session, {c.resident_id for c in claims})  # cached once open
-    for category in sorted({c.award["category"] for c in claims}):
-        await accounts.open_issuer(session, category)
-    posted = await ledger.post_entries(session, [_entry(batch, c) for c in claims])
-    entry_ids = {entry.key: entry.id for entry in posted}
-    await repo.set_entry_ids(
-        session, {c.award["id"]: entry_ids[f"award:{c.award['id']}"] for c in claims}
-    )
-    await notifications.enqueue_many(session, [_notice(c) for c in claims])
-    now = clock.now()
-    await rankings.record_awards_for_ranking(
-        session, get_redis(), [(c.resident_id, c.award["points"], now) for c in claims]
-    )
-
-
-def _entry(batch: _Batch, claim: _Claim) -> ledger.EntryIn:
-    award, behaviour = claim.award, claim.behaviour
-    assert behaviour is not None
-    return ledger.EntryIn(
-        key=f"award:{award['id']}",
-        postings=[
-            ledger.PostingIn(account=accounts.issuer(award["category"]), amount=-claim.points),
-            ledger.PostingIn(
-                account=accounts.wallet(claim.resident_id),
-                amount=claim.points,
-                expires_at=award["expires_at"],
-            ),
-        ],
-        actor=batch.issued_by,
-        memo=behaviour.title_zh,
-        metadata={
-            "award_id": str(award["id"]),
-            "behaviour": behaviour.code,
-            "category": behaviour.category,
-            "community": award["community"],
-            "record_id": claim.row.record_id,
-        },
-    )
-
-
-def _notice(claim: _Claim) -> dict[str, Any]:
-    award, behaviour = claim.award, claim.behaviour
-    assert behaviour is not None
-    return notifications.message(
-        topic=TOPIC,
-        resident_id=claim.resident_id,
-        payload={
-            "award_id": str(award["id"]),
-            "points": claim.points,
-            "behaviour": behaviour.code,
-            "title_zh": behaviour.title_zh,
-            "title_en": behaviour.title_en,
-            "category": behaviour.category,
-            "expires_at": award["expires_at"].isoformat(),
-        },
-    )

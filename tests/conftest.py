@@ -42,6 +42,7 @@ import ledger
 from api.app import create_app
 from api.deps import get_session
 from core.db import Database, set_database
+from core.errors import DomainError
 from core.migrate import migrate
 from core.redis import make_redis, set_redis
 from core.settings import Settings, get_settings
@@ -297,11 +298,23 @@ async def redis(redis_client: Redis) -> AsyncIterator[Redis]:
 
 @pytest.fixture
 def app(settings: Settings, session: AsyncSession) -> FastAPI:
-    """A fresh app whose request session is the test's rolled-back `session`."""
+    """A fresh app whose requests run in savepoints of the test's rolled-back `session`: each
+    request commits or rolls back its own changes as the real unit of work does (a refusal
+    leaves nothing behind, unless it keeps its changes), and the test sees exactly that."""
     app = create_app(settings)
 
     async def _test_session() -> AsyncIterator[AsyncSession]:
-        yield session
+        savepoint = await session.begin_nested()
+        try:
+            yield session
+        except DomainError as refusal:
+            await (savepoint.commit() if refusal.keeps_changes else savepoint.rollback())
+            raise
+        except BaseException:
+            await savepoint.rollback()
+            raise
+        else:
+            await savepoint.commit()
 
     app.dependency_overrides[get_session] = _test_session
     return app

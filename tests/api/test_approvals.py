@@ -14,11 +14,9 @@ import points
 from core import clock
 from core.settings import get_settings
 from points.accounts import open_redeemed, wallet
-from tests.api.test_awards import MORNING, app, balance_of, post_award, refusal
+from tests.api.test_awards import MORNING, balance_of, post_award, refusal
 from tests.helpers import problem_of
 from tests.points_actors import make_resident, make_staff
-
-__all__ = ["app"]  # each request rolls back on a refusal, as in production
 
 
 @pytest.fixture

@@ -16,46 +16,18 @@ from sqlalchemy import text
 import ledger
 import notifications
 import points
-from api.deps import get_session
 from api.principal import STAFF_SCOPE
 from core import clock
-from core.errors import DomainError
 from core.settings import get_settings
 from identity import sessions
 from identity.clients import STAFF_CLIENT_ID
 from identity.tokens import STAFF_ACR
-from ledger.service.accounts import forget_cached_accounts
 from points.accounts import wallet
 from tests.helpers import problem_of
 from tests.points_actors import Actor, make_resident, make_staff
 
 # 2026-11-25 10:00 in Wujiang (UTC+8).
 MORNING = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def app(app, session):
-    """Each request in a savepoint, rolled back on a refusal as the real unit of work rolls back
-    its transaction: a refused award must leave nothing behind, and tests see exactly that."""
-
-    async def unit_of_work():
-        savepoint = await session.begin_nested()
-        try:
-            yield session
-        except DomainError as refusal:
-            await (savepoint.commit() if refusal.keeps_changes else savepoint.rollback())
-            raise
-        except BaseException:
-            await savepoint.rollback()
-            raise
-        else:
-            await savepoint.commit()
-
-    app.dependency_overrides[get_session] = unit_of_work
-    yield app
-    # A released savepoint counts as a commit to the ledger's account cache, but the test's
-    # transaction is rolled back: forget what it remembered.
-    forget_cached_accounts()
 
 
 @pytest.fixture

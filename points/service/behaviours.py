@@ -6,9 +6,7 @@ every award can cite the rules it was made under."""
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from datetime import datetime
-from typing import Any
 
 import structlog
 import yaml
@@ -34,6 +32,7 @@ from points.schemas.behaviours import (
     LocalisedOut,
     VersionOut,
 )
+from points.service.documents import duplicate_codes, validation_problems
 
 log = structlog.get_logger(__name__)
 
@@ -80,11 +79,11 @@ def parse_behaviour_list(document: str) -> BehaviourListIn:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(document)"
         problem = getattr(error, "problem", None) or str(error)
         raise InvalidBehaviourList([{"path": where, "message": f"not YAML: {problem}"}]) from None
-    errors = _duplicate_codes(raw)
+    errors = duplicate_codes(raw, key="behaviours")
     try:
         parsed = BehaviourListIn.model_validate(raw)
     except ValidationError as error:
-        errors = [*_as_problems(error), *errors]
+        errors = [*validation_problems(error), *errors]
         raise InvalidBehaviourList(errors) from None
     if errors:
         raise InvalidBehaviourList(errors)
@@ -138,32 +137,6 @@ async def find_behaviour(
     if row is None:
         raise UnknownBehaviour(f"No behaviour {code!r} in that version of the list.")
     return _behaviour_out(row)
-
-
-def _duplicate_codes(raw: Any) -> list[dict[str, str]]:
-    """Codes used more than once; checked on the raw document so they are reported alongside
-    every other problem, not only once the rest is valid."""
-    items = raw.get("behaviours") if isinstance(raw, dict) else None
-    if not isinstance(items, list):
-        return []
-    codes = [item.get("code") for item in items if isinstance(item, dict)]
-    counts = Counter(code for code in codes if isinstance(code, str))
-    return [
-        {"path": f"behaviours[{index}].code", "message": f"code {code!r} is used more than once"}
-        for index, code in enumerate(codes)
-        if isinstance(code, str) and counts[code] > 1
-    ]
-
-
-def _as_problems(error: ValidationError) -> list[dict[str, str]]:
-    problems = []
-    for item in error.errors(include_url=False):
-        path = ""
-        for part in item["loc"]:
-            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-        message = str(item["msg"]).removeprefix("Value error, ")
-        problems.append({"path": path or "(document)", "message": message})
-    return problems
 
 
 def _row(version_id: int, behaviour: BehaviourIn) -> Behaviour:

@@ -4,7 +4,6 @@ restocked and switched off by staff, and read by anyone."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,6 +20,7 @@ from points.models import Reward
 from points.repository import rewards as repo
 from points.schemas.behaviours import LocalisedOut
 from points.schemas.rewards import RewardIn, RewardOut, RewardPatch, RewardsIn
+from points.service.documents import duplicate_codes, validation_problems
 
 log = structlog.get_logger(__name__)
 
@@ -55,14 +55,14 @@ def _wrapped(raw: Any) -> Any:
 
 def _validate(raw: Any, *, from_json: bool) -> list[RewardIn]:
     """`{"rewards": [...]}` validated strictly, duplicate codes included among the problems."""
-    errors = _duplicate_codes(raw)
+    errors = duplicate_codes(raw, key="rewards")
     try:
         if from_json:
             parsed = RewardsIn.model_validate_json(json.dumps(raw))
         else:
             parsed = RewardsIn.model_validate(raw)
     except ValidationError as error:
-        raise _invalid([*_as_problems(error), *errors]) from None
+        raise _invalid([*validation_problems(error), *errors]) from None
     if errors:
         raise _invalid(errors)
     return parsed.rewards
@@ -182,27 +182,3 @@ def _invalid(errors: list[dict[str, str]]) -> InvalidReward:
         f"{error['path']}: {error['message']}" for error in errors
     )
     return InvalidReward(detail, errors=errors)
-
-
-def _duplicate_codes(raw: Any) -> list[dict[str, str]]:
-    items = raw.get("rewards") if isinstance(raw, dict) else None
-    if not isinstance(items, list):
-        return []
-    codes = [item.get("code") for item in items if isinstance(item, dict)]
-    counts = Counter(code for code in codes if isinstance(code, str))
-    return [
-        {"path": f"rewards[{index}].code", "message": f"code {code!r} is used more than once"}
-        for index, code in enumerate(codes)
-        if isinstance(code, str) and counts[code] > 1
-    ]
-
-
-def _as_problems(error: ValidationError) -> list[dict[str, str]]:
-    problems = []
-    for item in error.errors(include_url=False):
-        path = ""
-        for part in item["loc"]:
-            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-        message = str(item["msg"]).removeprefix("Value error, ")
-        problems.append({"path": path or "(document)", "message": message})
-    return problems

@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, Table, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,6 +18,15 @@ from sqlalchemy.ext.asyncio import (
 
 from core.errors import DomainError
 from core.settings import Settings, get_settings
+
+
+def upsert(session: AsyncSession, table: Table) -> Any:
+    """An INSERT into `table` in the session's dialect, which offers ON CONFLICT (DO NOTHING /
+    DO UPDATE … WHERE) on both PostgreSQL and SQLite; the one place that tells them apart."""
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert(table)
+    return sqlite_insert(table)
+
 
 # Stable constraint names, so Alembic migrations name things the same on every backend.
 NAMING_CONVENTION = {

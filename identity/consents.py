@@ -7,11 +7,10 @@ import uuid
 
 from redis.asyncio import Redis
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
+from core.db import upsert
 from core.ids import new_id
 from identity import sessions
 from identity.errors import ConsentNotFound
@@ -43,8 +42,7 @@ async def grant(
     """Record consent to exactly `scopes`; re-granting after a withdrawal re-activates it."""
     now = clock.now()
     values = {"scopes": " ".join(sorted(scopes)), "granted_at": now, "withdrawn_at": None}
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(consent_t).values(
+    statement = upsert(session, consent_t).values(
         id=new_id(), resident_id=resident_id, client_id=client_id, **values
     )
     await session.execute(

@@ -7,12 +7,11 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
 from core.crypto import mask_id_number, mask_phone
+from core.db import upsert
 from core.ids import new_id
 from core.settings import get_keyring
 from identity import passwords
@@ -56,9 +55,8 @@ async def find_or_create_by_phone(session: AsyncSession, *, phone: str) -> tuple
         "created_at": now,
         "updated_at": now,
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     # Two sign-ups racing with the same number: one row wins, both get it.
-    await session.execute(insert(resident_t).on_conflict_do_nothing(), [row])
+    await session.execute(upsert(session, resident_t).on_conflict_do_nothing(), [row])
     resident = await _by_phone_index(session, index)
     assert resident is not None
     return resident, resident.id == row["id"]

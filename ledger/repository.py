@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import upsert
 from ledger.models import Account, AccountFlags, Checkpoint, Entry, Hold, Lot, LotUse, Posting
 
 account_t = Account.metadata.tables["ledger_account"]
@@ -44,23 +43,17 @@ def dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
-def _insert_ignoring_conflicts(session: AsyncSession, table: Table) -> Any:
-    if dialect(session) == "postgresql":
-        return pg_insert(table).on_conflict_do_nothing()
-    return sqlite_insert(table).on_conflict_do_nothing()
-
-
 # accounts
 
 
 async def insert_account_if_absent(session: AsyncSession, row: dict[str, Any]) -> None:
-    await session.execute(_insert_ignoring_conflicts(session, account_t), [row])
+    await session.execute(upsert(session, account_t).on_conflict_do_nothing(), [row])
 
 
 async def insert_accounts_if_absent(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Many accounts, one multi-row INSERT per chunk (not one round trip per account)."""
     for chunk in _chunks(rows, 1000):
-        statement = _insert_ignoring_conflicts(session, account_t).values(chunk)
+        statement = upsert(session, account_t).on_conflict_do_nothing().values(chunk)
         await session.execute(statement)
 
 
@@ -184,7 +177,7 @@ async def insert_entries(session: AsyncSession, rows: list[dict[str, Any]]) -> d
     """Insert entries whose key (and reversal target) is still free; their key → seq."""
     if not rows:
         return {}
-    stmt = _insert_ignoring_conflicts(session, entry_t).returning(entry_t.c.key, entry_t.c.seq)
+    stmt = upsert(session, entry_t).on_conflict_do_nothing().returning(entry_t.c.key, entry_t.c.seq)
     result = await session.execute(stmt, rows)
     return {r.key: int(r.seq) for r in result}
 

@@ -8,12 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from core import clock
+from core.db import upsert
 from core.ids import new_id
 from notifications.models import OutboxMessage
 
@@ -70,11 +69,7 @@ async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     """Queue many notices built by `message` in one statement."""
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        statement: Any = pg_insert(_table).on_conflict_do_nothing()
-    else:
-        statement = sqlite_insert(_table).on_conflict_do_nothing()
-    await session.execute(statement, list(rows))
+    await session.execute(upsert(session, _table).on_conflict_do_nothing(), list(rows))
 
 
 async def pending(

@@ -8,21 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, case, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from core.db import upsert
 from points.models import Award, AwardStatus, Behaviour, BehaviourVersion, Flag
 
 award_t: Table = Award.__table__  # type: ignore[attr-defined]
 flag_t: Table = Flag.__table__  # type: ignore[attr-defined]
-
-
-def _insert_or_skip(session: AsyncSession, table: Table) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return pg_insert(table).on_conflict_do_nothing()
-    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 async def insert_award(session: AsyncSession, row: dict[str, Any]) -> bool:
@@ -30,7 +23,7 @@ async def insert_award(session: AsyncSession, row: dict[str, Any]) -> bool:
 
     A concurrent insert of the same key waits for the first transaction and then skips, so two
     retries of one request never both award."""
-    statement = _insert_or_skip(session, award_t).returning(award_t.c.id)
+    statement = upsert(session, award_t).on_conflict_do_nothing().returning(award_t.c.id)
     return (await session.execute(statement, [row])).first() is not None
 
 
@@ -137,7 +130,7 @@ async def pending(
 
 async def insert_flags(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await session.execute(_insert_or_skip(session, flag_t), rows)
+        await session.execute(upsert(session, flag_t).on_conflict_do_nothing(), rows)
 
 
 async def flags(

@@ -16,10 +16,9 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import upsert
 from identity.models import Resident
 from points.repository.awards import award_t
 from points.repository.limits import cap_t
@@ -29,12 +28,6 @@ from points.repository.limits import cap_t
 _resident_t: Table = Resident.__table__  # type: ignore[attr-defined]
 _IN_CHUNK = 1000
 _CAP_KEY = ("resident_id", "behaviour_code", "period")
-
-
-def _insert(session: AsyncSession, table: Table) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return pg_insert(table)
-    return sqlite_insert(table)
 
 
 async def hashes_by_key(
@@ -141,7 +134,7 @@ async def raise_caps_within(
         arrays = _arrays(rows, ["resident_id", "behaviour_code", "period", "points"])
         result = await session.execute(text(sql), {**arrays, "limit": limit})
         return {(row[0], row[1], row[2]) for row in result}
-    statement = _insert(session, cap_t)
+    statement = upsert(session, cap_t)
     statement = statement.on_conflict_do_update(
         index_elements=["resident_id", "behaviour_code", "period"],
         set_={"points": cap_t.c.points + statement.excluded.points},
@@ -188,7 +181,7 @@ async def insert_awards(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
         )
         result = await session.execute(text(sql), _arrays(ordered, list(_AWARD_COLUMNS)))
         return {row[0] for row in result}
-    statement = _insert(session, award_t).on_conflict_do_nothing()
+    statement = upsert(session, award_t).on_conflict_do_nothing()
     statement = statement.returning(award_t.c.idempotency_key)
     return {row[0] for row in await session.execute(statement, ordered)}
 

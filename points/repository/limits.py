@@ -12,20 +12,13 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Table, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import upsert
 from points.models import CapUsage, StaffBudgetUsage
 
 cap_t: Table = CapUsage.__table__  # type: ignore[attr-defined]
 budget_t: Table = StaffBudgetUsage.__table__  # type: ignore[attr-defined]
-
-
-def _insert(session: AsyncSession, table: Table) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return pg_insert(table)
-    return sqlite_insert(table)
 
 
 async def raise_within(
@@ -35,7 +28,7 @@ async def raise_within(
     None (nothing changed) if it would pass the limit."""
     if points > limit:
         return None
-    statement = _insert(session, table).values(**key, points=points)
+    statement = upsert(session, table).values(**key, points=points)
     statement = statement.on_conflict_do_update(
         index_elements=list(key),
         set_={"points": table.c.points + statement.excluded.points},

@@ -11,23 +11,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CursorResult, and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from core.db import upsert
 from points.models import PaymentEvent, Redemption, RedemptionStatus, Reward, RewardClaim
 
 _reward = Reward.__table__  # type: ignore[attr-defined]
 _claim = RewardClaim.__table__  # type: ignore[attr-defined]
 _redemption = Redemption.__table__  # type: ignore[attr-defined]
 _event = PaymentEvent.__table__  # type: ignore[attr-defined]
-
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return pg_insert(table)
-    return sqlite_insert(table)
 
 
 def _rowcount(result: Any) -> int:
@@ -119,7 +112,7 @@ async def add_claim(
     """Count one more of the reward for the resident, unless that passes `limit`."""
     if limit is not None and limit < 1:
         return False
-    statement = _insert(session, _claim).values(
+    statement = upsert(session, _claim).values(
         reward_id=reward_id, resident_id=resident_id, count=1
     )
     where = None if limit is None else (_claim.c.count + 1 <= limit)
@@ -161,7 +154,7 @@ async def insert_redemption(session: AsyncSession, row: dict[str, Any]) -> bool:
     """Insert unless the resident already used this Idempotency-Key; whether it was inserted.
     On PostgreSQL a concurrent insert of the same key waits for the other to end."""
     statement = (
-        _insert(session, _redemption)
+        upsert(session, _redemption)
         .values(**row)
         .on_conflict_do_nothing(
             index_elements=[_redemption.c.resident_id, _redemption.c.idempotency_key]
@@ -275,6 +268,6 @@ async def lock_overdue(session: AsyncSession, *, now: datetime, limit: int) -> S
 async def record_event(session: AsyncSession, row: dict[str, Any]) -> bool:
     """Remember a webhook event; False if it was seen before (a replay)."""
     statement = (
-        _insert(session, _event).values(**row).on_conflict_do_nothing(index_elements=[_event.c.id])
+        upsert(session, _event).values(**row).on_conflict_do_nothing(index_elements=[_event.c.id])
     )
     return _rowcount(await session.execute(statement)) == 1

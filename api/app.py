@@ -16,6 +16,7 @@ from api import consents as consents_api
 from api import device as device_api
 from api import feeds as feeds_api
 from api import merchant as merchant_api
+from api import notifications as notifications_api
 from api import oidc as oidc_api
 from api import payments as payments_api
 from api import points as points_api
@@ -55,6 +56,7 @@ ROUTERS: list[APIRouter] = [
     merchant_api.router,
     payments_api.router,
     feeds_api.router,
+    notifications_api.router,
 ]
 
 log = structlog.get_logger(__name__)

@@ -12,6 +12,7 @@ from api.principal import CurrentResident
 from core.redis import get_redis
 from core.settings import get_settings
 from identity import residents, sessions
+from identity.otp import Language
 from identity.schemas import RealNameResult, ResidentProfile, SessionOut
 from identity.verification import real_name_verifier
 
@@ -29,6 +30,10 @@ class PasswordIn(BaseModel):
 
 class SignedOut(BaseModel):
     sessions_ended: int
+
+
+class LanguageIn(BaseModel):
+    language: Language
 
 
 @router.get("")
@@ -74,3 +79,11 @@ async def sign_out_everywhere(session: Session, me: CurrentResident) -> SignedOu
     """Sign out on every device, this one included."""
     ended = await sessions.revoke_all(session, get_redis(), subject=me.subject)
     return SignedOut(sessions_ended=ended)
+
+
+@router.put("/language")
+async def set_my_language(
+    body: LanguageIn, session: Session, me: CurrentResident
+) -> ResidentProfile:
+    """The language of the resident's text messages and notices (`zh` or `en`)."""
+    return await residents.set_language(session, resident_id=me.resident_id, language=body.language)

@@ -17,6 +17,7 @@ from cli.ledger import ledger_app
 from cli.points import app as points_app
 from cli.rewards import rewards_app
 from cli.staff import staff_app
+from cli.worker import outbox_app, worker
 from core.migrate import run_migrations
 from core.settings import Settings, get_settings
 
@@ -28,6 +29,8 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(behaviours_app, name="behaviours")
 app.add_typer(rewards_app, name="rewards")
 app.add_typer(points_app, name="points")
+app.add_typer(outbox_app, name="outbox")
+app.command()(worker)
 
 console = Console()
 

@@ -20,10 +20,16 @@ from core.errors import DomainError
 from core.settings import Settings, get_settings
 
 
+def is_postgresql(session: AsyncSession) -> bool:
+    """Whether the session talks to PostgreSQL (else SQLite): for the few statements that
+    differ, such as `FOR UPDATE SKIP LOCKED`, which SQLite has no need of and no syntax for."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def upsert(session: AsyncSession, table: Table) -> Any:
     """An INSERT into `table` in the session's dialect, which offers ON CONFLICT (DO NOTHING /
-    DO UPDATE … WHERE) on both PostgreSQL and SQLite; the one place that tells them apart."""
-    if session.get_bind().dialect.name == "postgresql":
+    DO UPDATE … WHERE) on both PostgreSQL and SQLite."""
+    if is_postgresql(session):
         return pg_insert(table)
     return sqlite_insert(table)
 

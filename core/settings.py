@@ -68,6 +68,29 @@ class Settings(BaseSettings):
     payments_url: str | None = None
     payments_api_key: SecretStr | None = None
     payments_webhook_secret: SecretStr | None = None
+    # --- notifications ---
+    # Firebase service account (JSON text, or a file holding it) for push through FCM. Unset:
+    # pushes are written to the log, clearly marked, outside production.
+    fcm_credentials_json: SecretStr | None = None
+    fcm_credentials_file: str | None = None
+    # The Firebase project; by default the service account's own.
+    fcm_project_id: str | None = None
+    fcm_timeout_seconds: float = 30.0
+    # Residents' default quiet hours (local time, HH:MM): non-urgent notices wait until the end.
+    notify_quiet_start: str = "22:00"
+    notify_quiet_end: str = "08:00"
+    # A delivery is dead-lettered after this many failed attempts; retries back off
+    # exponentially from the base delay (with jitter), never longer than the cap.
+    notify_max_attempts: int = 8
+    notify_backoff_base_seconds: float = 30.0
+    notify_backoff_cap_seconds: float = 3600.0
+    # A worker that has not recorded a send's outcome this long after claiming it is presumed
+    # dead, and the delivery is claimed again (longer than the FCM timeout).
+    notify_lease_seconds: float = 120.0
+    # Outbox messages fanned out, and deliveries sent, per worker round.
+    worker_batch_size: int = 200
+    # How long an idle worker sleeps before looking again.
+    worker_poll_seconds: float = 1.0
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

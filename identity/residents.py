@@ -24,6 +24,7 @@ from identity.errors import (
 )
 from identity.id_number import parse_id_number
 from identity.models import Assurance, Resident
+from identity.otp import Language
 from identity.phone import normalise_phone
 from identity.schemas import RealNameResult, ResidentProfile
 from identity.verification import RealNameVerifier
@@ -225,6 +226,20 @@ async def verify_in_person(
             real_name_verified_at=resident.real_name_verified_at or now,
             updated_at=now,
         )
+    )
+    await session.refresh(resident)
+    return to_profile(resident)
+
+
+async def set_language(
+    session: AsyncSession, *, resident_id: uuid.UUID, language: Language
+) -> ResidentProfile:
+    """The language of the resident's texts and notices (`zh` or `en`)."""
+    resident = await get(session, resident_id=resident_id)
+    await session.execute(
+        update(resident_t)
+        .where(resident_t.c.id == resident.id)
+        .values(language=language, updated_at=clock.now())
     )
     await session.refresh(resident)
     return to_profile(resident)

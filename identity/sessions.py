@@ -2,7 +2,10 @@
 
 Refresh tokens are opaque, random, stored only as a hash and rotated on every use. A token
 presented again after it was rotated means it leaked: the session (the whole token family) is
-revoked. Revocation also reaches access tokens at once, through Redis (see identity.tokens)."""
+revoked. Revocation also reaches access tokens at once, through Redis (see identity.tokens).
+
+Residents are told of every sign-in and of a reused refresh token (security notices, written to
+the outbox in the same transaction); ending a session removes the push tokens it registered."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from identity.errors import InvalidGrant, SessionNotFound
 from identity.models import AuthSession, RefreshToken
 from identity.pairwise import pairwise_subject
 from identity.schemas import SessionOut, TokenResponse
+from notifications import devices, outbox
 
 API_AUDIENCE = "wujiang-api"
 # Tokens of partner (OpenID Connect) sessions: a different resource, so they never pass as app
@@ -65,6 +69,15 @@ async def start(
     )
     session.add(auth)
     await session.flush()
+    if subject_type == "resident":
+        await _tell_resident(
+            session,
+            auth,
+            "security.signed_in",
+            channel=auth.channel,
+            device_name=auth.device_name,
+            at=now.isoformat(),
+        )
     return await _tokens(session, auth, await _new_refresh_token(session, auth.id, now))
 
 
@@ -105,7 +118,14 @@ async def _refuse(session: AsyncSession, redis: Redis, digest: str, now: datetim
         if now - row.used_at > RACE_GRACE:
             # Reuse of a rotated token: someone else holds a copy. End the whole family, and
             # keep that ending although the request itself is refused.
-            await revoke(session, redis, session_id=row.session_id, reason="refresh-token-reuse")
+            ended = await revoke(
+                session, redis, session_id=row.session_id, reason="refresh-token-reuse"
+            )
+            auth = await session.get(AuthSession, row.session_id)
+            if ended and auth is not None and auth.subject_type == "resident":
+                await _tell_resident(
+                    session, auth, "security.refresh_token_reused", at=now.isoformat()
+                )
             raise _keeping(
                 InvalidGrant("The refresh token was already used; the session is ended.")
             )
@@ -135,8 +155,9 @@ async def revoke(
     session_id: uuid.UUID,
     subject: str | None = None,
     reason: str = "signed-out",
-) -> None:
-    """End a session: its refresh tokens stop at once, its access tokens on their next use."""
+) -> bool:
+    """End a session: its refresh tokens stop at once, its access tokens on their next use, and
+    the push tokens it registered are removed. Whether it was live until now."""
     stmt = update(session_t).where(session_t.c.id == session_id, session_t.c.revoked_at.is_(None))
     if subject is not None:  # a resident may only end their own sessions
         stmt = stmt.where(session_t.c.subject == subject)
@@ -146,8 +167,10 @@ async def revoke(
     if result.first() is None:
         if subject is not None and not await _owns(session, session_id, subject):
             raise SessionNotFound("No such session.")
-        return  # already revoked: nothing more to do
+        return False  # already revoked: nothing more to do
+    await devices.forget_sessions(session, [session_id])
     await tokens.mark_session_revoked(redis, session_id, ttl_seconds=_revocation_ttl())
+    return True
 
 
 async def revoke_all(session: AsyncSession, redis: Redis, *, subject: str) -> int:
@@ -159,6 +182,7 @@ async def revoke_all(session: AsyncSession, redis: Redis, *, subject: str) -> in
         .returning(session_t.c.id)
     )
     ended = [row[0] for row in result]
+    await devices.forget_sessions(session, ended)
     for session_id in ended:
         await tokens.mark_session_revoked(redis, session_id, ttl_seconds=_revocation_ttl())
     return len(ended)
@@ -169,6 +193,18 @@ async def _owns(session: AsyncSession, session_id: uuid.UUID, subject: str) -> b
         select(session_t.c.id).where(session_t.c.id == session_id, session_t.c.subject == subject)
     )
     return found is not None
+
+
+async def _tell_resident(
+    session: AsyncSession, auth: AuthSession, topic: str, **details: str | None
+) -> None:
+    """A security notice to the session's resident, in this transaction."""
+    await outbox.enqueue(
+        session,
+        topic=topic,
+        resident_id=uuid.UUID(auth.subject),
+        payload={"session_id": str(auth.id), **details},
+    )
 
 
 def _keeping(error: InvalidGrant) -> InvalidGrant:

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from core.db import is_postgresql
 from points.models import Behaviour, BehaviourVersion
 
 
@@ -50,5 +51,5 @@ _PUBLISH_LOCK = 0x5054_4256
 
 async def lock_publishing(session: AsyncSession) -> None:
     """One publisher at a time (SQLite: the unit of work already holds the write lock)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PUBLISH_LOCK})

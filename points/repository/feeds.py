@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import upsert
+from core.db import is_postgresql, upsert
 from identity.models import Resident
 from points.repository.awards import award_t
 from points.repository.limits import cap_t
@@ -211,7 +211,7 @@ async def set_entry_ids(session: AsyncSession, entries: dict[uuid.UUID, uuid.UUI
 
 
 def _postgres(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+    return is_postgresql(session)
 
 
 def _arrays(rows: Sequence[dict[str, Any]], columns: list[str]) -> dict[str, list[Any]]:

@@ -14,7 +14,7 @@ from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from core.db import upsert
+from core.db import is_postgresql, upsert
 from points.models import PaymentEvent, Redemption, RedemptionStatus, Reward, RewardClaim
 
 _reward = Reward.__table__  # type: ignore[attr-defined]
@@ -257,7 +257,7 @@ async def lock_overdue(session: AsyncSession, *, now: datetime, limit: int) -> S
         .limit(limit)
         .execution_options(populate_existing=True)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         query = query.with_for_update(skip_locked=True)
     return (await session.execute(query)).scalars().all()
 

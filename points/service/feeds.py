@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
+from core.db import is_postgresql
 from core.errors import DomainError
 from points import calendar
 from points.errors import (
@@ -83,7 +84,7 @@ async def import_feed(
     resident's rows meets a full cap first can vary, never whether the cap holds."""
     async with units() as session:
         batch = Batch(source, await _feed_behaviours(session, source), FeedReport(source=source))
-        postgres = session.get_bind().dialect.name == "postgresql"
+        postgres = is_postgresql(session)
     chunks = _chunks(rows, chunk_rows)
 
     async def work() -> None:

@@ -199,6 +199,7 @@ class FakeFcm:
     answers as scripted per registration token (see `fail`), else delivers."""
 
     def __init__(self, router: respx.MockRouter) -> None:
+        self.router = router  # for other outbound HTTP of the same test (the SMS gateway)
         self.received: list[ReceivedMessage] = []  # every authorised send request
         self.delivered: list[ReceivedMessage] = []  # those answered 200
         self.token_fetches = 0

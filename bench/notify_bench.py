@@ -12,8 +12,10 @@ it, and makes `--residents` residents with one push token each. Each phase queue
 outbox rows the way awards do, then starts the worker processes (this file with `--child`), each
 running the real worker (fan-out, claim with SKIP LOCKED, firebase-admin's `send_each_async`,
 recording) until nothing is due. FCM is mocked inside each worker process with respx (OAuth token
-endpoint and `messages:send`), answering after `--latency-ms`, so the HTTP path through the SDK
-and httpx is real and only the network is not. A phase ends when every worker has exited; it then
+endpoint and `messages:send`), answering after `--latency-ms` (default 50 ms, about what FCM
+takes), so the HTTP path through the SDK and httpx is real and only the network is not. The
+clock starts once every worker process has started up (imports, Firebase app), and a phase
+ends when every worker has found nothing left and exited; it then
 checks that every message has exactly one inbox row and one `sent` delivery, and prints the rate.
 The ratio 4 workers / 1 worker in the same run is the figure to compare across machines. The
 scratch database is dropped at the end, also on failure.
@@ -61,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=20_000, help="Messages per phase.")
     parser.add_argument("--backlog", type=int, default=100_000, help="0 skips the drain.")
     parser.add_argument("--residents", type=int, default=5_000)
-    parser.add_argument("--latency-ms", type=float, default=10.0, help="Mock FCM answer time.")
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="Mock FCM answer time.")
     parser.add_argument("--batch", type=int, default=200, help="WUJIANG_WORKER_BATCH_SIZE.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -97,6 +99,7 @@ async def child(latency: float) -> None:
 
     from cli.worker import worker_parts
     from core.db import Database
+    from core.logging import configure_logging
     from core.settings import get_settings
     from notifications.worker import Worker
 
@@ -105,6 +108,7 @@ async def child(latency: float) -> None:
         return httpx.Response(200, json={"name": f"projects/{PROJECT}/messages/{uuid.uuid4()}"})
 
     settings = get_settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
     with respx.mock(assert_all_called=False) as mock:
         mock.post("https://oauth2.googleapis.com/token").respond(
             200, json={"access_token": "bench-token", "expires_in": 3600, "token_type": "Bearer"}
@@ -114,10 +118,12 @@ async def child(latency: float) -> None:
         )
         database = Database(settings)
         push, sms = worker_parts(settings)
+        worker = Worker(database, settings, push=push, sms=sms)
+        # Imports and start-up done: tell the driver, and start when every worker is ready.
+        print("ready", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
         try:
-            await Worker(database, settings, push=push, sms=sms).run_until_idle(
-                max_rounds=1_000_000
-            )
+            await worker.run_until_idle(max_rounds=1_000_000)
         finally:
             await push.aclose()
             await database.dispose()
@@ -233,13 +239,24 @@ def run_phase(label: str, workers: int, messages: int, residents: list[uuid.UUID
     before = asyncio.run(counts())
     asyncio.run(enqueue(residents, messages))
     env = {**os.environ, "WUJIANG_WORKER_BATCH_SIZE": str(opts.batch)}
-    started = time.perf_counter()
     procs = [
         subprocess.Popen(
-            [sys.executable, __file__, "--child", "--latency-ms", str(opts.latency_ms)], env=env
+            [sys.executable, __file__, "--child", "--latency-ms", str(opts.latency_ms)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for _ in range(workers)
     ]
+    for proc in procs:  # the clock starts when every worker has started up
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+    started = time.perf_counter()
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     codes = [p.wait() for p in procs]
     seconds = time.perf_counter() - started
     after = asyncio.run(counts())

@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: venv
 	$(BIN)/wujiang migrate
 	$(BIN)/wujiang behaviours publish --default
-	$(BIN)/wujiang serve --host 127.0.0.1 --port 8000
+	$(BIN)/wujiang serve --host 127.0.0.1 --port 8000 --with-worker
 
 test: venv
 	$(BIN)/pytest $(ARGS)

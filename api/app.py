@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,6 +30,10 @@ from core.db import get_database
 from core.logging import configure_logging
 from core.redis import get_redis
 from core.settings import Settings, get_settings
+from identity.sms import sms_sender
+from notifications.push import push_sender
+from notifications.worker import Worker
+from points.jobs import JOBS
 
 # Every router of the API; a new domain adds its router here and nowhere else. A router carries
 # its own prefix (`APIRouter(prefix="/v1/points")`) and is included without one: metrics and
@@ -86,8 +91,27 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_logging(level=settings.log_level, json=settings.log_json)
     log.info("app.started", env=settings.env)
     try:
-        yield
+        if settings.worker_in_process:
+            async with _worker(settings):
+                yield
+        else:
+            yield
     finally:
         await get_database().dispose()
         await get_redis().aclose()
         log.info("app.stopped")
+
+
+@asynccontextmanager
+async def _worker(settings: Settings) -> AsyncIterator[None]:
+    """The notification worker as a task of this process, stopped with it."""
+    push = push_sender(settings)
+    worker = Worker(get_database(), settings, push=push, sms=sms_sender(settings), jobs=JOBS)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+        await push.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -51,8 +52,19 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="Worker processes (PostgreSQL; SQLite wants one).")
     ] = 1,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--with-worker",
+            help="Also deliver notifications and run the periodic jobs in this process "
+            "(one process for everything, as `make run` does); else run `wujiang worker`.",
+        ),
+    ] = False,
 ) -> None:
     """Run the HTTP API."""
+    if with_worker:
+        os.environ["WUJIANG_WORKER_IN_PROCESS"] = "true"  # for every uvicorn process
+        get_settings.cache_clear()
     settings = load_settings()
     uvicorn.run(
         "api.app:create_app",

@@ -6,88 +6,21 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
-from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-import ledger
-import points
 from cli.common import console, run_in_transaction, run_with_database
-from core import clock
 from core.db import Database
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from identity.sms import SmsSender, sms_sender
 from notifications import dead_letters
 from notifications.push import PushSender, push_sender
-from notifications.schedule import Job
 from notifications.worker import Worker
+from points.jobs import JOBS
 
 outbox_app = typer.Typer(help="Notices that could not be delivered.", no_args_is_help=True)
-BATCH = 500
-
-
-async def _expire_points(database: Database) -> int:
-    now, total = clock.now(), 0
-    while True:
-        async with database.unit_of_work() as session:
-            swept = await points.expire_points(session, now=now, limit=BATCH)
-        if swept.residents == 0:
-            return total
-        total += swept.points
-
-
-async def _remind(database: Database) -> int:
-    now, total, after = clock.now(), 0, None
-    while True:
-        async with database.unit_of_work() as session:
-            step = await points.remind_expiring(session, now=now, after=after, limit=BATCH)
-        total += step.reminders
-        if (after := step.next_after) is None:
-            return total
-
-
-async def _expire_vouchers(database: Database) -> int:
-    total = 0
-    while True:
-        async with database.unit_of_work() as session:
-            done = await points.expire_vouchers(session, limit=BATCH)
-        total += done
-        if done < BATCH:
-            return total
-
-
-async def _time_out_holds(database: Database) -> int:
-    total = 0
-    while True:
-        async with database.unit_of_work() as session:
-            voided = await ledger.expire_holds(session, limit=BATCH)
-        total += voided
-        if not voided:
-            return total
-
-
-async def _seal(database: Database) -> int:
-    total = 0
-    while True:
-        async with database.unit_of_work() as session:
-            checkpoint = await ledger.seal(session)
-        if checkpoint is None:
-            return total
-        total += checkpoint.entry_count
-
-
-# Each in transactions of its own, in this order: vouchers close (releasing their holds)
-# before the generic hold timeout looks at what is left.
-JOBS = [
-    Job("rewards.expire_vouchers", timedelta(minutes=1), _expire_vouchers),
-    Job("ledger.time_out_holds", timedelta(minutes=1), _time_out_holds),
-    Job("points.expire", timedelta(hours=1), _expire_points),
-    Job("points.remind_expiring", timedelta(hours=1), _remind),
-    Job("ledger.seal", timedelta(minutes=5), _seal),
-]
 
 
 def worker_parts(settings: Settings) -> tuple[PushSender, SmsSender]:
@@ -143,18 +76,18 @@ def dead(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100) -> None:
     if not letters:
         console.print("no dead letters")
         return
-    table = Table("kind", "id", "topic", "channel", "attempts", "when (UTC)", "error")
+    # One line each, never cut to the terminal's width: operators copy the ids to requeue.
+    heading = "kind      id                                    when (UTC)           attempts  "
+    console.print(heading + "topic/channel: error", soft_wrap=True)
     for letter in letters:
-        table.add_row(
-            letter.kind,
-            str(letter.id),
-            letter.topic,
-            letter.channel or "",
-            str(letter.attempts),
-            f"{letter.at:%Y-%m-%d %H:%M:%S}",
-            letter.error or "",
+        where = f"{letter.topic}/{letter.channel}" if letter.channel else letter.topic
+        console.print(
+            f"{letter.kind:<9} {letter.id}  {letter.at:%Y-%m-%d %H:%M:%S}  {letter.attempts:>8}  "
+            f"{where}: {letter.error or ''}",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
         )
-    console.print(table)
 
 
 @outbox_app.command("requeue")

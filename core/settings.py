@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     worker_batch_size: int = 200
     # How long an idle worker sleeps before looking again.
     worker_poll_seconds: float = 1.0
+    # Run the worker inside the API process too (`wujiang serve --with-worker`; what `make run`
+    # does on the embedded default, so one process does everything).
+    worker_in_process: bool = False
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -252,6 +252,7 @@ async def record(
                 invalid_devices.append(delivery.device_id)
         elif delivery.attempts >= settings.notify_max_attempts:
             values["b_status"] = "dead"
+            values["b_available_at"] = now  # when it died, for operators
             done.dead += 1
             log.error(
                 "notify.dead_lettered",

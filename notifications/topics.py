@@ -38,6 +38,7 @@ TOPICS: dict[str, Topic] = {
         Topic("points.expiring", Group.EXPIRY),
         Topic("points.expired", Group.EXPIRY),
         Topic("rewards.redeemed", Group.REWARDS),
+        Topic("rewards.voucher_expiring", Group.EXPIRY),
         Topic("rewards.voucher_expired", Group.EXPIRY),
         Topic("community.news", Group.COMMUNITY_NEWS),
         Topic("security.signed_in", Group.SECURITY, urgent=True),

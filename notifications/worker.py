@@ -35,7 +35,8 @@ class Progress:
 
     @property
     def idle(self) -> bool:
-        return self.fanned_out == 0 and self.claimed == 0
+        # Jobs that ran may have queued notices (reminders, expiries): not idle yet.
+        return self.fanned_out == 0 and self.claimed == 0 and self.jobs == 0
 
 
 class Worker:

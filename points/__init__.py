@@ -45,6 +45,7 @@ from points.service.redemptions import (
     get_redemption,
     list_redemptions,
     redeem,
+    remind_expiring_vouchers,
 )
 from points.service.reports import points_report, report_csv
 from points.service.rewards import (
@@ -107,6 +108,7 @@ __all__ = [
     "redeem",
     "reject_award",
     "remind_expiring",
+    "remind_expiring_vouchers",
     "report_csv",
     "reverse_award",
     "review_flag",

@@ -262,6 +262,26 @@ async def lock_overdue(session: AsyncSession, *, now: datetime, limit: int) -> S
     return (await session.execute(query)).scalars().all()
 
 
+async def vouchers_expiring(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    until: datetime,
+    after: uuid.UUID | None,
+    limit: int,
+) -> Sequence[Redemption]:
+    """Issued vouchers that expire after `now` and by `until`, in id order after `after`."""
+    query = select(Redemption).where(
+        col(Redemption.status) == RedemptionStatus.ISSUED.value,
+        col(Redemption.expires_at) > now,
+        col(Redemption.expires_at) <= until,
+    )
+    if after is not None:
+        query = query.where(col(Redemption.id) > after)
+    query = query.order_by(col(Redemption.id)).limit(limit)
+    return (await session.execute(query)).scalars().all()
+
+
 # --- payment events ----------------------------------------------------------------------------
 
 

@@ -51,6 +51,7 @@ PAYMENT_WINDOW = timedelta(minutes=30)
 MAX_PAGE = 100
 TOPIC_REDEEMED = "rewards.redeemed"
 TOPIC_EXPIRED = "rewards.voucher_expired"
+TOPIC_EXPIRING = "rewards.voucher_expiring"
 
 log = structlog.get_logger(__name__)
 
@@ -211,6 +212,38 @@ async def expire_vouchers(
     if closed:
         log.info("points.vouchers_expired", count=len(closed))
     return len(closed)
+
+
+async def remind_expiring_vouchers(
+    session: AsyncSession,
+    *,
+    now: datetime | None = None,
+    days: int = 3,
+    after: uuid.UUID | None = None,
+    limit: int = 500,
+) -> tuple[int, uuid.UUID | None]:
+    """Queue a `rewards.voucher_expiring` notice for up to `limit` unused vouchers that expire
+    within `days` (after the id `after`): once per voucher however often it runs. How many were
+    looked at, and the id to continue after (None when done)."""
+    now = clock.as_utc(now) if now else clock.now()
+    rows = await repo.vouchers_expiring(
+        session, now=now, until=now + timedelta(days=days), after=after, limit=limit
+    )
+    rewards = await repo.rewards_by_id(session, [row.reward_id for row in rows])
+    await outbox.enqueue_many(
+        session,
+        [
+            outbox.message(
+                topic=TOPIC_EXPIRING,
+                resident_id=row.resident_id,
+                payload=_payload(row.id, rewards[row.reward_id])
+                | {"expires_at": row.expires_at.isoformat()},
+                dedupe_key=f"{TOPIC_EXPIRING}:{row.id}",
+            )
+            for row in rows
+        ],
+    )
+    return len(rows), (rows[-1].id if len(rows) == limit else None)
 
 
 async def release(

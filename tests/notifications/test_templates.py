@@ -44,6 +44,7 @@ DATA_KEYS = {
     "points.expiring": {"topic"},
     "points.expired": {"topic", "entry_id"},
     "rewards.redeemed": {"topic", "redemption_id"},
+    "rewards.voucher_expiring": {"topic", "redemption_id"},
     "rewards.voucher_expired": {"topic", "redemption_id"},
     "community.news": {"topic", "news_id"},
     "security.signed_in": {"topic", "session_id"},
@@ -132,6 +133,7 @@ PAYLOADS: dict[str, Callable[..., dict[str, Any]]] = {
     "points.expiring": expiring,
     "points.expired": expired,
     "rewards.redeemed": redeemed,
+    "rewards.voucher_expiring": redeemed,  # the producer adds expires_at the same way
     "rewards.voucher_expired": reward_payload,
     "community.news": news,
     "security.signed_in": signed_in,
@@ -146,6 +148,7 @@ REQUIRED = {
     "points.expiring": ["points", "last_day"],
     "points.expired": ["points", "expired_at", "entry_id"],
     "rewards.redeemed": ["redemption_id", "title", "expires_at"],
+    "rewards.voucher_expiring": ["redemption_id", "title", "expires_at"],
     "rewards.voucher_expired": ["redemption_id", "title"],
     "community.news": ["title", "body", "community", "news_id"],
     "security.signed_in": ["session_id", "channel", "at"],

@@ -351,6 +351,33 @@ async def test_the_sweep_expires_unused_vouchers(session: AsyncSession) -> None:
     await assert_ledger_ok(session)
 
 
+async def test_unused_vouchers_are_reminded_once_three_days_before_they_lapse(
+    session: AsyncSession,
+) -> None:
+    resident = uuid.uuid4()
+    await fund(session, resident, 500)
+    await add_reward(session, "soon", stock=5, voucher_valid_days=2)
+    await add_reward(session, "later", stock=5, voucher_valid_days=10)
+    await add_reward(session, "kept", stock=5, voucher_valid_days=2)
+    soon = await redeem(session, resident, "soon")
+    await redeem(session, resident, "later")
+    cancelled = await redeem(session, resident, "kept")
+    await points.cancel_redemption(session, resident_id=resident, redemption_id=cancelled.id)
+
+    first = await points.remind_expiring_vouchers(session, now=NOW, limit=1)
+    rest = await points.remind_expiring_vouchers(session, now=NOW, after=first[1], limit=1)
+    again = await points.remind_expiring_vouchers(session, now=NOW)
+
+    assert first == (1, soon.id)  # a full page: there may be more
+    assert rest == (0, None)
+    assert again == (1, None)  # seen again, queued no second time
+    [notice] = await notifications.pending(session, topic="rewards.voucher_expiring")
+    assert notice.payload["redemption_id"] == str(soon.id)
+    assert notice.payload["expires_at"] == soon.expires_at.isoformat()
+    assert soon.voucher_code
+    assert soon.voucher_code not in str(notice.payload)  # whoever reads it cannot spend it
+
+
 async def test_vouchers_page_newest_first_with_a_status_filter(session: AsyncSession) -> None:
     resident = uuid.uuid4()
     await fund(session, resident, 1000)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
@@ -45,14 +45,30 @@ async def claim(session: AsyncSession, job: Job) -> bool:
     return claimed.first() is not None
 
 
-async def run_due(database: Database, jobs: list[Job]) -> list[str]:
+async def _next_run(session: AsyncSession, name: str) -> datetime | None:
+    found = await session.scalar(select(_job_t.c.next_run_at).where(_job_t.c.name == name))
+    return clock.as_utc(found) if found is not None else None
+
+
+async def run_due(
+    database: Database, jobs: list[Job], due_at: dict[str, datetime] | None = None
+) -> list[str]:
     """Run every due job once; the names of those run. A failing job is logged and recorded,
-    and the others still run: one broken sweep must not stop notifications."""
+    and the others still run: one broken sweep must not stop notifications.
+
+    `due_at` (kept by the caller between rounds) remembers when each job is next due, so an
+    idle worker does not open a transaction per job every round just to find it is not."""
+    due_at = {} if due_at is None else due_at
+    now = clock.now()
     ran = []
     for job in jobs:
+        if now < due_at.get(job.name, now):
+            continue
         async with database.unit_of_work() as session:
             if not await claim(session, job):
+                due_at[job.name] = await _next_run(session, job.name) or now + job.every
                 continue
+        due_at[job.name] = now + job.every
         error: str | None = None
         try:
             changed = await job.run(database)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 
@@ -54,6 +55,7 @@ class Worker:
         self.push = push
         self.sms = sms
         self.jobs = jobs or []
+        self._jobs_due_at: dict[str, datetime] = {}
 
     async def run_once(self) -> Progress:
         """One round: a batch of outbox messages fanned out (one transaction), a batch of
@@ -72,7 +74,7 @@ class Worker:
         progress.retried = sent.retried
         progress.dead = sent.dead + fanned.dead
         progress.dropped = sent.dropped
-        progress.jobs = len(await run_due(self.database, self.jobs))
+        progress.jobs = len(await run_due(self.database, self.jobs, self._jobs_due_at))
         return progress
 
     async def run_until_idle(self, *, max_rounds: int = 10_000) -> Progress:

@@ -55,3 +55,20 @@ async def test_a_failing_job_is_recorded_and_the_next_still_runs(committed_db: D
     assert rows["bad"].last_error == "RuntimeError: the sweep broke"
     assert rows["good"].last_error is None
     assert rows["bad"].last_finished_at is not None
+
+
+async def test_a_worker_remembers_when_jobs_are_next_due(committed_db: Database) -> None:
+    runs: list[str] = []
+    job = counting("sweep", runs)
+    mine: dict = {}
+    theirs: dict = {}
+    with clock.frozen(clock.now()):
+        start = clock.now()
+        assert await run_due(committed_db, [job], theirs) == ["sweep"]  # another worker ran it
+        assert await run_due(committed_db, [job], mine) == []
+        # This worker learnt from the table when the job is next due, and will not ask before.
+        assert mine == {"sweep": start + timedelta(minutes=5)}
+        assert theirs == {"sweep": start + timedelta(minutes=5)}
+        clock.advance(timedelta(minutes=5))
+        assert await run_due(committed_db, [job], mine) == ["sweep"]
+    assert runs == ["sweep", "sweep"]

@@ -178,3 +178,19 @@ class StaffGrant(SQLModel, table=True):
     role: str = Field(sa_column=Column(String(32), nullable=False))
     community: str = Field(sa_column=Column(String(64), nullable=False))
     granted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Activity(SQLModel, table=True):
+    """The resident's digital footprint (数字足迹): what was done in their name, through which
+    channel and device. They read and export it; never personal data in `detail`."""
+
+    __tablename__ = "identity_activity"
+    __table_args__ = (Index("ix_identity_activity_resident", "resident_id", "id"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    resident_id: uuid.UUID = Field(nullable=False)
+    channel: str = Field(sa_column=Column(String(16), nullable=False))  # app, kiosk, tv, hotline
+    device: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    action: str = Field(sa_column=Column(String(64), nullable=False))
+    detail: dict[str, Any] = Field(sa_column=Column(JSONDoc, nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -2,9 +2,12 @@
 
 from sqlmodel import SQLModel
 
-import identity.models  # noqa: F401  (each import registers that domain's tables)
+import channels.kiosk.models  # noqa: F401  (each import registers that domain's tables)
+import citizen_card.models  # noqa: F401
+import identity.models  # noqa: F401
 import ledger.models  # noqa: F401
 import notifications.models  # noqa: F401
 import points.models  # noqa: F401
+import tickets.models  # noqa: F401
 
 metadata = SQLModel.metadata

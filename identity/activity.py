@@ -8,10 +8,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
-from core.db import upsert
 from core.ids import new_id
 from identity.models import Activity
 
@@ -32,7 +32,7 @@ async def record(
     done through `channel` (`app`, `kiosk`, `tv`, `hotline`) on `device` (a kiosk's name, a TV
     session, the hotline agent). `detail` holds ids and amounts only, never personal data."""
     await session.execute(
-        upsert(session, _activity_t),
+        insert(_activity_t),
         [
             {
                 "id": new_id(),

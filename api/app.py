@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import APIRouter, FastAPI
 
+from api import activity as activity_api
 from api import auth, health, jwks, me, metrics, oauth
 from api import authorize as authorize_api
 from api import awards as awards_api
 from api import behaviours as behaviours_api
+from api import cards as cards_api
 from api import consents as consents_api
 from api import device as device_api
 from api import feeds as feeds_api
@@ -26,6 +28,9 @@ from api import rewards as rewards_api
 from api import staff as staff_api
 from api.errors import register_error_handlers
 from api.middleware import RequestContextMiddleware
+from channels.hotline import api as hotline_api
+from channels.kiosk import api as kiosk_api
+from channels.tv import api as tv_api
 from core.db import get_database
 from core.logging import configure_logging
 from core.redis import get_redis
@@ -62,6 +67,14 @@ ROUTERS: list[APIRouter] = [
     payments_api.router,
     feeds_api.router,
     notifications_api.router,
+    tv_api.router,
+    tv_api.pairing_router,
+    kiosk_api.router,
+    activity_api.router,
+    cards_api.router,
+    cards_api.staff_router,
+    hotline_api.router,
+    hotline_api.app_router,
 ]
 
 log = structlog.get_logger(__name__)

@@ -14,11 +14,13 @@ from sqlalchemy.engine import make_url
 from cli.behaviours import behaviours_app
 from cli.clients import clients_app
 from cli.keys import keys_app
+from cli.kiosks import kiosks_app
 from cli.ledger import ledger_app
 from cli.points import app as points_app
 from cli.rewards import rewards_app
 from cli.staff import staff_app
 from cli.worker import outbox_app, worker
+from core.logging import configure_logging
 from core.migrate import run_migrations
 from core.settings import Settings, get_settings
 
@@ -31,9 +33,21 @@ app.add_typer(behaviours_app, name="behaviours")
 app.add_typer(rewards_app, name="rewards")
 app.add_typer(points_app, name="points")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(kiosks_app, name="kiosks")
 app.command()(worker)
 
 console = Console()
+
+
+@app.callback()
+def _every_command() -> None:
+    """Log as the API does (JSON lines, personal data scrubbed) whatever the command. A bad
+    configuration is left for the command itself to report."""
+    try:
+        settings = get_settings()
+    except ValidationError:
+        return
+    configure_logging(level=settings.log_level, json=settings.log_json)
 
 
 def load_settings() -> Settings:

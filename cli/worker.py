@@ -12,7 +12,6 @@ import typer
 
 from cli.common import console, run_in_transaction, run_with_database
 from core.db import Database
-from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from identity.sms import SmsSender, sms_sender
 from notifications import dead_letters
@@ -37,8 +36,6 @@ def worker(
     """Deliver notifications (outbox → inbox, push, SMS) and run the periodic jobs until
     stopped (SIGTERM or Ctrl-C finish the round in progress). Several may run on PostgreSQL."""
     settings = get_settings()
-    # JSON lines with personal data scrubbed, as the API logs: a worker handles phone numbers.
-    configure_logging(level=settings.log_level, json=settings.log_json)
 
     async def main(database: Database) -> None:
         push, sms = worker_parts(settings)

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     # Run the worker inside the API process too (`wujiang serve --with-worker`; what `make run`
     # does on the embedded default, so one process does everything).
     worker_in_process: bool = False
+    # --- channels ---
+    # HMAC keys of the 12345 call-centre system: `kid:secret,kid:secret`, the first current;
+    # every listed key verifies, so keys rotate by listing the new one before the old goes.
+    # Unset: the hotline endpoints answer 503 `hotline-not-configured`.
+    hotline_keys: SecretStr | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

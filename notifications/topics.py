@@ -15,6 +15,7 @@ class Group(enum.StrEnum):
     EXPIRY = "expiry"  # reminders that points or vouchers are about to lapse, and lapses
     COMMUNITY_NEWS = "community_news"
     SECURITY = "security"  # cannot be switched off
+    TICKETS = "tickets"  # progress of the resident's 12345 hotline tickets
 
 
 class Channel(enum.StrEnum):
@@ -43,6 +44,7 @@ TOPICS: dict[str, Topic] = {
         Topic("community.news", Group.COMMUNITY_NEWS),
         Topic("security.signed_in", Group.SECURITY, urgent=True),
         Topic("security.refresh_token_reused", Group.SECURITY, urgent=True),
+        Topic("tickets.status_changed", Group.TICKETS),
     ]
 }
 
@@ -54,6 +56,8 @@ DEFAULT_CHANNELS: dict[Group, dict[Channel, bool]] = {
     Group.EXPIRY: {Channel.PUSH: True, Channel.SMS: True},
     Group.COMMUNITY_NEWS: {Channel.PUSH: True, Channel.SMS: False},
     Group.SECURITY: {Channel.PUSH: True, Channel.SMS: True},
+    # Callers of 12345 often have no app: their ticket's progress reaches them by SMS too.
+    Group.TICKETS: {Channel.PUSH: True, Channel.SMS: True},
 }
 # Groups whose channels a resident cannot switch off.
 LOCKED_GROUPS = frozenset({Group.SECURITY})

@@ -27,6 +27,7 @@ DEFAULTS = {
     "expiry": {"push": True, "sms": True, "locked": False},
     "community_news": {"push": True, "sms": False, "locked": False},
     "security": {"push": True, "sms": True, "locked": True},
+    "tickets": {"push": True, "sms": True, "locked": False},
 }
 
 

@@ -49,6 +49,7 @@ DATA_KEYS = {
     "community.news": {"topic", "news_id"},
     "security.signed_in": {"topic", "session_id"},
     "security.refresh_token_reused": {"topic", "session_id"},
+    "tickets.status_changed": {"topic", "ticket_id"},
 }
 
 
@@ -126,6 +127,15 @@ def token_reused(**over: Any) -> dict[str, Any]:
     return {"session_id": str(new_id()), "at": "2027-12-31T13:05:00+00:00"} | over
 
 
+def ticket_changed(**over: Any) -> dict[str, Any]:  # tickets/service.py `change_status`
+    return {
+        "ticket_id": str(new_id()),
+        "number": "WJ20261125-000042",
+        "status": "in_progress",
+        "kind": "complaint",
+    } | over
+
+
 PAYLOADS: dict[str, Callable[..., dict[str, Any]]] = {
     "points.awarded": awarded,
     "points.award_rejected": rejected,
@@ -138,6 +148,7 @@ PAYLOADS: dict[str, Callable[..., dict[str, Any]]] = {
     "community.news": news,
     "security.signed_in": signed_in,
     "security.refresh_token_reused": token_reused,
+    "tickets.status_changed": ticket_changed,
 }
 
 # The payload keys each topic cannot do without.
@@ -153,6 +164,7 @@ REQUIRED = {
     "community.news": ["title", "body", "community", "news_id"],
     "security.signed_in": ["session_id", "channel", "at"],
     "security.refresh_token_reused": ["session_id", "at"],
+    "tickets.status_changed": ["ticket_id", "number", "status", "kind"],
 }
 
 ALL = [(topic, lang) for topic in TOPICS for lang in ("zh", "en")]
@@ -268,6 +280,14 @@ def test_redeemed_voucher_shows_its_deadline_and_where_the_code_is() -> None:
     assert "songling-store" not in texts(zh)  # a merchant code, not a name
     en = render("rewards.redeemed", redeemed(), "en")
     assert "before 31 Dec 2027, 21:05" in en.body
+
+
+def test_a_ticket_notice_names_the_number_and_the_new_status() -> None:
+    zh = render("tickets.status_changed", ticket_changed(status="resolved"), "zh")
+    assert "投诉工单（编号 WJ20261125-000042）状态已更新为「已办结」" in zh.body
+    assert zh.sms.startswith("【智慧吴江】您的12345热线工单WJ20261125-000042状态已更新为「已办结」")
+    en = render("tickets.status_changed", ticket_changed(kind="report"), "en")
+    assert "city problem report ticket (WJ20261125-000042) is now in progress" in en.body
 
 
 # --- local dates -------------------------------------------------------------------------------

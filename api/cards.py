@@ -1,0 +1,292 @@
+"""The citizen card (市民卡) in the app and at the service counter.
+
+Residents (`/v1/me/cards`): list their cards (numbers masked), bind a card (assurance L2+),
+report it lost, set or change the card PIN, reset a forgotten PIN with an SMS code (L2+). Each
+action lands in the resident's digital footprint (`identity.activity`).
+
+Counter clerks (`/v1/staff/...`, role `counter_clerk`): issue and replace cards, freeze,
+unfreeze, cancel, lift a PIN lock, set a PIN with the resident present, read a resident's cards
+and a card's history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, status
+from pydantic import BaseModel, ConfigDict, Field
+
+import citizen_card
+from api.deps import Session
+from api.principal import CurrentResident, StaffPrincipal, require_staff
+from core.ratelimit import hit
+from core.redis import get_redis
+from core.settings import get_settings
+from identity import activity
+from identity.models import StaffRole
+from identity.sms import sms_sender
+
+router = APIRouter(prefix="/v1/me/cards", tags=["app"])
+staff_router = APIRouter(prefix="/v1/staff", tags=["staff"])
+
+CounterClerk = Annotated[StaffPrincipal, Depends(require_staff(StaffRole.COUNTER_CLERK))]
+# Long enough for anything a person or reader could mean, short enough to refuse floods early;
+# what is in between is judged (and refused with its own problem type) by citizen_card.numbers.
+NumberText = Annotated[str, Field(min_length=1, max_length=128, examples=["3205 0012 3456 7890"])]
+ChipUidText = Annotated[str, Field(min_length=1, max_length=128, examples=["04A2B3C4D5E680"])]
+PinText = Annotated[str, Field(min_length=1, max_length=32, examples=["385917"])]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CardIn(_In):
+    number: NumberText
+    chip_uid: ChipUidText
+
+
+class ReportLostIn(_In):
+    card_id: uuid.UUID | None = None
+
+
+class PinIn(_In):
+    pin: PinText
+    old_pin: PinText | None = None
+
+
+class ClerkPinIn(_In):
+    pin: PinText
+
+
+class PinResetIn(_In):
+    code: str = Field(min_length=1, max_length=12)
+    pin: PinText
+
+
+class ReasonIn(_In):
+    reason: str = Field(min_length=1, max_length=200, examples=["resident asked at the counter"])
+
+
+class CodeSentOut(BaseModel):
+    expires_in: int
+    resend_after: int
+
+
+async def _footprint(
+    session: Session, resident_id: uuid.UUID, verb: str, detail: dict[str, Any] | None = None
+) -> None:
+    await activity.record(
+        session, resident_id=resident_id, channel="app", action=f"card.{verb}", detail=detail
+    )
+
+
+# --- the resident ------------------------------------------------------------------------------
+
+
+@router.get("", summary="My cards")
+async def my_cards(session: Session, me: CurrentResident) -> list[citizen_card.CardOut]:
+    """The resident's cards, newest first; numbers masked (`3205****1234`)."""
+    found = await citizen_card.cards_of(session, resident_id=me.resident_id)
+    await _footprint(session, me.resident_id, "list", {"cards": len(found)})
+    return found
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Bind a card")
+async def bind_card(body: CardIn, session: Session, me: CurrentResident) -> citizen_card.CardOut:
+    """Bind the citizen card the resident holds (number and chip UID); needs a verified real
+    name (assurance L2). A card reported lost is replaced by the new one."""
+    bound = await citizen_card.bind(
+        session,
+        resident_id=me.resident_id,
+        assurance=me.assurance,
+        number=body.number,
+        chip_uid=body.chip_uid,
+    )
+    await _footprint(session, me.resident_id, "bind", {"card_id": str(bound.id)})
+    return bound
+
+
+@router.post("/report-lost", summary="Report my card lost")
+async def report_lost(
+    session: Session,
+    me: CurrentResident,
+    body: Annotated[ReportLostIn | None, Body()] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="Accepted for symmetry: reporting a card lost twice answers the same.",
+        ),
+    ] = None,
+) -> citizen_card.CardOut:
+    """At once the card can no longer be used at kiosks or on the hotline. Without a body, the
+    active card; reporting again answers the same."""
+    lost = await citizen_card.report_lost(
+        session,
+        resident_id=me.resident_id,
+        actor=citizen_card.resident_actor(me.resident_id),
+        channel="app",
+        card_id=body.card_id if body is not None else None,
+    )
+    await _footprint(session, me.resident_id, "report_lost", {"card_id": str(lost.id)})
+    return lost
+
+
+@router.put("/pin", status_code=status.HTTP_204_NO_CONTENT, summary="Set or change my PIN")
+async def set_my_pin(body: PinIn, session: Session, me: CurrentResident) -> None:
+    """Set the 6-digit PIN of the active card, or change it (`old_pin` required then). A wrong
+    `old_pin` counts towards the lock, as at a kiosk."""
+    await citizen_card.set_pin(
+        session, resident_id=me.resident_id, pin=body.pin, old_pin=body.old_pin
+    )
+    active = await citizen_card.active_card(session, resident_id=me.resident_id)
+    detail = {"card_id": str(active.id)} if active is not None else None
+    await _footprint(session, me.resident_id, "set_pin", detail)
+
+
+@router.post(
+    "/pin-reset-codes", status_code=status.HTTP_202_ACCEPTED, summary="Text me a PIN reset code"
+)
+async def send_pin_reset_code(session: Session, me: CurrentResident) -> CodeSentOut:
+    """Text a code for resetting a forgotten PIN to the resident's phone (L2 residents with an
+    active card; at most one a minute)."""
+    redis = get_redis()
+    await hit(redis, bucket=f"card-pin-reset:{me.subject}", limit=10, window_seconds=86400)
+    sent = await citizen_card.send_reset_code(
+        session, redis, sms_sender(get_settings()), resident_id=me.resident_id
+    )
+    await _footprint(session, me.resident_id, "pin_reset_code")
+    return CodeSentOut(expires_in=sent.expires_in, resend_after=sent.resend_after)
+
+
+@router.post("/pin-reset", status_code=status.HTTP_204_NO_CONTENT, summary="Reset my PIN")
+async def reset_my_pin(body: PinResetIn, session: Session, me: CurrentResident) -> None:
+    """A new PIN with the texted code (assurance L2 required); lifts a PIN lock."""
+    await citizen_card.reset_pin_with_code(
+        session,
+        get_redis(),
+        resident_id=me.resident_id,
+        assurance=me.assurance,
+        code=body.code,
+        pin=body.pin,
+    )
+    active = await citizen_card.active_card(session, resident_id=me.resident_id)
+    detail = {"card_id": str(active.id)} if active is not None else None
+    await _footprint(session, me.resident_id, "reset_pin", detail)
+
+
+# --- the counter -------------------------------------------------------------------------------
+
+
+@staff_router.get("/residents/{resident_id}/cards", summary="A resident's cards")
+async def resident_cards(
+    resident_id: uuid.UUID, session: Session, clerk: CounterClerk
+) -> list[citizen_card.CardOut]:
+    """The resident's cards, newest first; numbers masked."""
+    return await citizen_card.cards_of(session, resident_id=resident_id)
+
+
+@staff_router.post(
+    "/residents/{resident_id}/cards", status_code=status.HTTP_201_CREATED, summary="Issue a card"
+)
+async def issue_card(
+    resident_id: uuid.UUID, body: CardIn, session: Session, clerk: CounterClerk
+) -> citizen_card.CardOut:
+    """Hand a new card to a resident who has no active card: it is bound and active at once."""
+    return await citizen_card.issue(
+        session,
+        resident_id=resident_id,
+        number=body.number,
+        chip_uid=body.chip_uid,
+        actor=citizen_card.staff_actor(clerk.subject),
+        channel="counter",
+    )
+
+
+@staff_router.post(
+    "/residents/{resident_id}/cards/replace",
+    status_code=status.HTTP_201_CREATED,
+    summary="Replace a card",
+)
+async def replace_card(
+    resident_id: uuid.UUID, body: CardIn, session: Session, clerk: CounterClerk
+) -> citizen_card.CardOut:
+    """A new card for the resident's active, frozen or lost one, which becomes `replaced`.
+    Points and history are the resident's: nothing moves."""
+    return await citizen_card.replace(
+        session,
+        resident_id=resident_id,
+        number=body.number,
+        chip_uid=body.chip_uid,
+        actor=citizen_card.staff_actor(clerk.subject),
+        channel="counter",
+    )
+
+
+@staff_router.get("/cards/{card_id}", summary="One card")
+async def one_card(
+    card_id: uuid.UUID, session: Session, clerk: CounterClerk
+) -> citizen_card.CardOut:
+    return await citizen_card.card(session, card_id=card_id)
+
+
+@staff_router.get("/cards/{card_id}/events", summary="A card's history")
+async def card_events(
+    card_id: uuid.UUID, session: Session, clerk: CounterClerk
+) -> list[citizen_card.CardEventOut]:
+    """Every status change and PIN lock of the card: who, through which channel, why."""
+    return await citizen_card.history(session, card_id=card_id)
+
+
+@staff_router.post("/cards/{card_id}/freeze", summary="Freeze a card")
+async def freeze_card(
+    card_id: uuid.UUID, body: ReasonIn, session: Session, clerk: CounterClerk
+) -> citizen_card.CardOut:
+    return await citizen_card.freeze(
+        session, card_id=card_id, actor=citizen_card.staff_actor(clerk.subject), reason=body.reason
+    )
+
+
+@staff_router.post("/cards/{card_id}/unfreeze", summary="Unfreeze a card")
+async def unfreeze_card(
+    card_id: uuid.UUID, body: ReasonIn, session: Session, clerk: CounterClerk
+) -> citizen_card.CardOut:
+    return await citizen_card.unfreeze(
+        session, card_id=card_id, actor=citizen_card.staff_actor(clerk.subject), reason=body.reason
+    )
+
+
+@staff_router.post("/cards/{card_id}/cancel", summary="Cancel a card")
+async def cancel_card(
+    card_id: uuid.UUID, body: ReasonIn, session: Session, clerk: CounterClerk
+) -> citizen_card.CardOut:
+    return await citizen_card.cancel(
+        session, card_id=card_id, actor=citizen_card.staff_actor(clerk.subject), reason=body.reason
+    )
+
+
+@staff_router.post("/cards/{card_id}/unlock", summary="Lift a PIN lock")
+async def unlock_card(
+    card_id: uuid.UUID, body: ReasonIn, session: Session, clerk: CounterClerk
+) -> citizen_card.CardOut:
+    """Clear the wrong-PIN count and lift the lock, before its 24 hours are up."""
+    await citizen_card.unlock(
+        session, card_id=card_id, actor=citizen_card.staff_actor(clerk.subject), reason=body.reason
+    )
+    return await citizen_card.card(session, card_id=card_id)
+
+
+@staff_router.put(
+    "/cards/{card_id}/pin", status_code=status.HTTP_204_NO_CONTENT, summary="Set a card's PIN"
+)
+async def set_card_pin(
+    card_id: uuid.UUID, body: ClerkPinIn, session: Session, clerk: CounterClerk
+) -> None:
+    """With the resident at the counter: a new PIN, the lock lifted."""
+    await citizen_card.reset_pin_by_clerk(
+        session, card_id=card_id, pin=body.pin, actor=citizen_card.staff_actor(clerk.subject)
+    )

@@ -1,0 +1,299 @@
+"""What a TV box draws, built from what the domain services return: pure functions, no I/O.
+
+Screens are made for a remote: few fields, lists in pages of six, Chinese by default (English
+for residents who chose it in the app), times in local time, and every action that needs typing
+offered as a QR code that opens the app (channels.tv.deeplinks)."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel
+
+from channels.tv import deeplinks
+from channels.tv.deeplinks import Qr
+from identity.schemas import ResidentProfile
+from notifications.schemas import InboxItemOut
+from points.schemas.behaviours import LocalisedOut
+from points.schemas.rewards import RewardOut
+from points.schemas.views import HistoryItem, HistoryKind, PointsSummary
+
+PAGE_SIZE = 6
+HOME_NOTICES = 3
+Language = Literal["zh", "en"]
+T = TypeVar("T")
+
+_TEXT: dict[str, tuple[str, str]] = {
+    # tiles of the home screen
+    "points_history": ("积分明细", "Points history"),
+    "rewards": ("兑换礼品", "Rewards"),
+    "inbox": ("消息", "Messages"),
+    "pair_app": ("绑定手机App", "Get the app"),
+    "more": ("更多操作", "More"),
+    # actions done in the app
+    "preferences": ("通知设置", "Notification settings"),
+    "card_lost": ("挂失市民卡", "Report card lost"),
+    "sign_out": ("退出其他设备", "Sign out elsewhere"),
+    # kinds of history lines without a behaviour or reward to name them
+    "award": ("获得积分", "Points earned"),
+    "reversal": ("积分撤回", "Award reversed"),
+    "redemption": ("兑换礼品", "Reward redeemed"),
+    "refund": ("积分退回", "Points returned"),
+    "expiry": ("积分过期", "Points expired"),
+    "adjustment": ("积分调整", "Adjustment"),
+}
+
+# Next screens, as paths of this API under /v1/tv.
+TARGETS = {
+    "points_history": "/v1/tv/points/history",
+    "rewards": "/v1/tv/rewards",
+    "inbox": "/v1/tv/inbox",
+    "more": "/v1/tv/more",
+}
+
+
+class Tile(BaseModel):
+    """One button: `target` is the next screen's path, or `qr` opens the app on a phone."""
+
+    key: str
+    label: str
+    target: str | None = None
+    qr: Qr | None = None
+
+
+class PointsLine(BaseModel):
+    total: int
+    available: int
+
+
+class ExpiringLine(BaseModel):
+    """Points that lapse within 30 days, and the last local day they can still be used."""
+
+    points: int
+    last_day: date | None
+
+
+class NoticeLine(BaseModel):
+    id: uuid.UUID
+    title: str
+    at: datetime
+    unread: bool
+
+
+class HomeScreen(BaseModel):
+    name: str  # masked: 张* or 138****5678
+    points: PointsLine
+    expiring: ExpiringLine
+    notices: list[NoticeLine]
+    unread: int
+    tiles: list[Tile]
+
+
+class Paging(BaseModel):
+    page: int
+    page_size: int = PAGE_SIZE
+    has_next: bool
+    # Only where counting is cheap (the rewards catalogue); None otherwise.
+    pages: int | None = None
+
+
+class HistoryLine(BaseModel):
+    at: datetime
+    kind: HistoryKind
+    label: str
+    points: int
+    balance_after: int
+
+
+class HistoryScreen(Paging):
+    items: list[HistoryLine]
+
+
+class RewardCard(BaseModel):
+    code: str
+    title: str
+    points_cost: int
+    cash_cents: int
+    qr: Qr  # redeem in the app
+
+
+class RewardsScreen(Paging):
+    items: list[RewardCard]
+
+
+class InboxScreen(Paging):
+    items: list[NoticeLine]
+    unread: int
+
+
+class Notice(BaseModel):
+    """A notice opened on the TV (and so read)."""
+
+    id: uuid.UUID
+    title: str
+    body: str
+    at: datetime
+    unread: bool
+
+
+class MoreScreen(BaseModel):
+    actions: list[Tile]
+
+
+def language_of(setting: str) -> Language:
+    """The screens' language from the resident's setting: Chinese unless they chose English."""
+    return "en" if setting == "en" else "zh"
+
+
+def display_name(profile: ResidentProfile) -> str:
+    """The masked name if the resident gave one, else the masked phone number."""
+    return profile.name or profile.phone
+
+
+def last_day(expires_at: datetime, zone: tzinfo) -> date:
+    """The last local day on which points lapsing at `expires_at` can be used: points that
+    lapse at midnight starting 1 January last until 31 December."""
+    return (expires_at - timedelta(microseconds=1)).astimezone(zone).date()
+
+
+def home(
+    profile: ResidentProfile,
+    summary: PointsSummary,
+    notices: Sequence[InboxItemOut],
+    *,
+    unread: int,
+    zone: tzinfo,
+) -> HomeScreen:
+    """The home screen: who, how many points, what lapses soon, the newest notices, the tiles."""
+    language = language_of(profile.language)
+    soon = summary.expiring_within_30_days
+    return HomeScreen(
+        name=display_name(profile),
+        points=PointsLine(total=summary.total, available=summary.available),
+        expiring=ExpiringLine(
+            points=soon.points,
+            last_day=last_day(soon.earliest_at, zone) if soon.earliest_at else None,
+        ),
+        notices=[notice_line(item, zone) for item in notices[:HOME_NOTICES]],
+        unread=unread,
+        tiles=[
+            *(_target_tile(key, language) for key in ("points_history", "rewards", "inbox")),
+            _qr_tile("pair_app", deeplinks.open_app(), language),
+            _target_tile("more", language),
+        ],
+    )
+
+
+def more(language: Language) -> MoreScreen:
+    """Account actions, each done in the app through its QR code."""
+    return MoreScreen(
+        actions=[
+            _qr_tile("preferences", deeplinks.notification_preferences(), language),
+            _qr_tile("card_lost", deeplinks.report_card_lost(), language),
+            _qr_tile("sign_out", deeplinks.sign_out_elsewhere(), language),
+        ]
+    )
+
+
+def history(
+    items: Sequence[HistoryItem], *, page: int, has_next: bool, language: Language, zone: tzinfo
+) -> HistoryScreen:
+    return HistoryScreen(
+        page=page,
+        has_next=has_next,
+        items=[
+            HistoryLine(
+                at=item.at.astimezone(zone),
+                kind=item.kind,
+                label=_history_label(item, language),
+                points=item.points,
+                balance_after=item.balance_after,
+            )
+            for item in items
+        ],
+    )
+
+
+def rewards(catalogue: Sequence[RewardOut], *, page: int, language: Language) -> RewardsScreen:
+    """One page of six of what can be redeemed now (a short list, so counted for free)."""
+    shown = page_of(catalogue, page)
+    return RewardsScreen(
+        page=page,
+        has_next=page * PAGE_SIZE < len(catalogue),
+        pages=max(1, math.ceil(len(catalogue) / PAGE_SIZE)),
+        items=[
+            RewardCard(
+                code=reward.code,
+                title=_localised(reward.title, language),
+                points_cost=reward.points_cost,
+                cash_cents=reward.cash_cents,
+                qr=deeplinks.qr(deeplinks.reward(reward.code)),
+            )
+            for reward in shown
+        ],
+    )
+
+
+def inbox(
+    items: Sequence[InboxItemOut], *, page: int, has_next: bool, unread: int, zone: tzinfo
+) -> InboxScreen:
+    return InboxScreen(
+        page=page,
+        has_next=has_next,
+        unread=unread,
+        items=[notice_line(item, zone) for item in items],
+    )
+
+
+def notice(item: InboxItemOut, zone: tzinfo) -> Notice:
+    return Notice(
+        id=item.id,
+        title=item.title,
+        body=item.body,
+        at=item.created_at.astimezone(zone),
+        unread=item.read_at is None,
+    )
+
+
+def notice_line(item: InboxItemOut, zone: tzinfo) -> NoticeLine:
+    return NoticeLine(
+        id=item.id,
+        title=item.title,
+        at=item.created_at.astimezone(zone),
+        unread=item.read_at is None,
+    )
+
+
+def page_of(items: Sequence[T], page: int) -> list[T]:
+    """The `page`-th six (from 1); empty past the end."""
+    start = (page - 1) * PAGE_SIZE
+    return list(items[start : start + PAGE_SIZE])
+
+
+def _history_label(item: HistoryItem, language: Language) -> str:
+    if item.behaviour is not None:
+        return _localised(item.behaviour.title, language)
+    if item.reward is not None:
+        return _localised(item.reward.title, language)
+    return _text(item.kind, language)
+
+
+def _target_tile(key: str, language: Language) -> Tile:
+    return Tile(key=key, label=_text(key, language), target=TARGETS[key])
+
+
+def _qr_tile(key: str, link: str, language: Language) -> Tile:
+    return Tile(key=key, label=_text(key, language), qr=deeplinks.qr(link))
+
+
+def _text(key: str, language: Language) -> str:
+    zh, en = _TEXT[key]
+    return en if language == "en" else zh
+
+
+def _localised(text: LocalisedOut, language: Language) -> str:
+    return (text.en or text.zh) if language == "en" else (text.zh or text.en)

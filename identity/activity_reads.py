@@ -1,0 +1,135 @@
+"""Reading the digital footprint (数字足迹): the resident's own trail, a keyset page at a time
+for the app, or the whole of it in batches for an export. `identity.activity.record` writes it.
+
+Pages are keyset pages over the row ids, which are time-ordered (UUIDv7): newest first, and a
+line recorded while the resident pages neither repeats nor hides another."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity.errors import IdentityError
+from identity.models import Activity, AuthSession
+
+MAX_ACTIVITY_PAGE = 100
+EXPORT_BATCH = 1000
+
+_activity_t = Activity.__table__  # type: ignore[attr-defined]
+_session_t = AuthSession.__table__  # type: ignore[attr-defined]
+_CURSOR_PREFIX = "a"
+
+
+class InvalidActivityQuery(IdentityError):
+    """An activity cursor this API did not issue."""
+
+    type = "invalid-activity-query"
+    title = "The query is not valid"
+    status = 422
+
+
+class ActivityItem(BaseModel):
+    """One line of the trail: what was done, when, through which channel and device."""
+
+    at: datetime
+    channel: str
+    device: str | None
+    action: str
+    detail: dict[str, Any]
+
+
+class ActivityPage(BaseModel):
+    items: list[ActivityItem]
+    next_cursor: str | None
+
+
+async def page(
+    session: AsyncSession,
+    *,
+    resident_id: uuid.UUID,
+    cursor: str | None = None,
+    limit: int = 20,
+    channel: str | None = None,
+) -> ActivityPage:
+    """One page of the resident's trail, newest first, optionally of one channel only;
+    `next_cursor` continues it. InvalidActivityQuery for a cursor this API did not issue."""
+    limit = max(1, min(limit, MAX_ACTIVITY_PAGE))
+    query = select(_activity_t).where(_activity_t.c.resident_id == resident_id)
+    if channel is not None:
+        query = query.where(_activity_t.c.channel == channel)
+    if cursor:
+        query = query.where(_activity_t.c.id < decode_cursor(cursor))
+    rows = (await session.execute(query.order_by(_activity_t.c.id.desc()).limit(limit + 1))).all()
+    shown = rows[:limit]
+    return ActivityPage(
+        items=[_out(row) for row in shown],
+        next_cursor=encode_cursor(shown[-1].id) if len(rows) > limit else None,
+    )
+
+
+async def export_batches(
+    session: AsyncSession, *, resident_id: uuid.UUID, batch: int = EXPORT_BATCH
+) -> AsyncIterator[list[ActivityItem]]:
+    """The resident's whole trail, oldest first, in keyset batches of `batch` rows: however long
+    the trail, no more than one batch is held in memory at a time."""
+    after: uuid.UUID | None = None
+    while True:
+        query = select(_activity_t).where(_activity_t.c.resident_id == resident_id)
+        if after is not None:
+            query = query.where(_activity_t.c.id > after)
+        rows = (await session.execute(query.order_by(_activity_t.c.id).limit(batch))).all()
+        if not rows:
+            return
+        yield [_out(row) for row in rows]
+        if len(rows) < batch:
+            return
+        after = rows[-1].id
+
+
+async def device_label(session: AsyncSession, *, session_id: uuid.UUID) -> str | None:
+    """How requests made in a sign-in session are labelled in the trail: the session's device
+    name (a TV box's, a phone's), or None if it has none."""
+    name = await session.scalar(
+        select(_session_t.c.device_name).where(_session_t.c.id == session_id)
+    )
+    return str(name) if name else None
+
+
+def encode_cursor(activity_id: uuid.UUID) -> str:
+    return (
+        base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{activity_id.hex}".encode()).decode().rstrip("=")
+    )
+
+
+def decode_cursor(cursor: str) -> uuid.UUID:
+    """The line a cursor continues after; InvalidActivityQuery for anything this API did not
+    issue (never a 500)."""
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        text = raw.decode("ascii")
+        if len(text) != 33 or not text.startswith(_CURSOR_PREFIX):
+            raise ValueError("not an activity cursor")
+        activity_id = uuid.UUID(hex=text[1:])
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise InvalidActivityQuery("The cursor is not one this API issued.") from exc
+    if encode_cursor(activity_id) != cursor:  # one spelling per position
+        raise InvalidActivityQuery("The cursor is not one this API issued.")
+    return activity_id
+
+
+def _out(row: Any) -> ActivityItem:
+    return ActivityItem(
+        at=row.at,
+        channel=row.channel,
+        device=row.device,
+        action=row.action,
+        detail=dict(row.detail or {}),
+    )

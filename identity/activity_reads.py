@@ -6,8 +6,6 @@ line recorded while the resident pages neither repeats nor hides another."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -17,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import cursors
 from identity.errors import IdentityError
 from identity.models import Activity, AuthSession
 
@@ -104,25 +103,16 @@ async def device_label(session: AsyncSession, *, session_id: uuid.UUID) -> str |
 
 
 def encode_cursor(activity_id: uuid.UUID) -> str:
-    return (
-        base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{activity_id.hex}".encode()).decode().rstrip("=")
-    )
+    return cursors.encode_id(_CURSOR_PREFIX, activity_id)
 
 
 def decode_cursor(cursor: str) -> uuid.UUID:
     """The line a cursor continues after; InvalidActivityQuery for anything this API did not
     issue (never a 500)."""
     try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        text = raw.decode("ascii")
-        if len(text) != 33 or not text.startswith(_CURSOR_PREFIX):
-            raise ValueError("not an activity cursor")
-        activity_id = uuid.UUID(hex=text[1:])
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        return cursors.decode_id(_CURSOR_PREFIX, cursor)
+    except ValueError as exc:
         raise InvalidActivityQuery("The cursor is not one this API issued.") from exc
-    if encode_cursor(activity_id) != cursor:  # one spelling per position
-        raise InvalidActivityQuery("The cursor is not one this API issued.")
-    return activity_id
 
 
 def _out(row: Any) -> ActivityItem:

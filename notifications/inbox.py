@@ -5,8 +5,6 @@ item arriving while the resident pages neither repeats nor hides another."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import clock
+from core import clock, cursors
 from core.db import upsert
 from core.ids import new_id
 from notifications.errors import InboxItemNotFound, InvalidInboxQuery
@@ -123,22 +121,15 @@ async def add_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> Non
 
 
 def encode_cursor(item_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"i{item_id.hex}".encode()).decode().rstrip("=")
+    return cursors.encode_id("i", item_id)
 
 
 def decode_cursor(cursor: str) -> uuid.UUID:
     """The item a cursor continues after; InvalidInboxQuery for anything this API did not issue."""
     try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        text = raw.decode("ascii")
-        if len(text) != 33 or not text.startswith("i"):
-            raise ValueError("not an inbox cursor")
-        item_id = uuid.UUID(hex=text[1:])
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        return cursors.decode_id("i", cursor)
+    except ValueError as exc:
         raise InvalidInboxQuery("The cursor is not one this API issued.") from exc
-    if encode_cursor(item_id) != cursor:  # one spelling per position
-        raise InvalidInboxQuery("The cursor is not one this API issued.")
-    return item_id
 
 
 def _mine(resident_id: uuid.UUID, item_id: uuid.UUID) -> ColumnElement[bool]:

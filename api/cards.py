@@ -19,11 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import citizen_card
 from api.deps import Session
-from api.principal import CurrentResident, StaffPrincipal, require_staff
+from api.principal import CurrentResident, Principal, StaffPrincipal, require_staff
 from core.ratelimit import hit
 from core.redis import get_redis
 from core.settings import get_settings
-from identity import activity
+from identity import activity, residents
 from identity.models import StaffRole
 from identity.sms import sms_sender
 
@@ -100,7 +100,7 @@ async def bind_card(body: CardIn, session: Session, me: CurrentResident) -> citi
     bound = await citizen_card.bind(
         session,
         resident_id=me.resident_id,
-        assurance=me.assurance,
+        assurance=await _assurance(session, me),
         number=body.number,
         chip_uid=body.chip_uid,
     )
@@ -170,7 +170,7 @@ async def reset_my_pin(body: PinResetIn, session: Session, me: CurrentResident) 
         session,
         get_redis(),
         resident_id=me.resident_id,
-        assurance=me.assurance,
+        assurance=await _assurance(session, me),
         code=body.code,
         pin=body.pin,
     )
@@ -290,3 +290,9 @@ async def set_card_pin(
     await citizen_card.reset_pin_by_clerk(
         session, card_id=card_id, pin=body.pin, actor=citizen_card.staff_actor(clerk.subject)
     )
+
+
+async def _assurance(session: Session, me: Principal) -> str:
+    """The resident's assurance as it stands now, not as it stood when this token's session
+    began: a resident who has just verified their real name can bind a card at once."""
+    return (await residents.get(session, resident_id=me.resident_id)).assurance

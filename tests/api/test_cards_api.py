@@ -93,6 +93,22 @@ async def test_binding_needs_a_verified_real_name(client, session):
     assert (await client.get("/v1/me/cards", headers=me.headers)).json() == []
 
 
+async def test_a_resident_who_just_verified_their_real_name_binds_with_the_same_token(
+    client, session
+):
+    me = await resident_at(session, verified=False)  # signed in at L1
+    verified = await client.post(
+        "/v1/me/real-name",
+        json={"name": "张三", "id_number": "320584199003071235"},
+        headers=me.headers,
+    )
+    assert verified.status_code == 200, verified.text
+
+    bound = await bind(client, me)  # the token still says L1: the account says L2
+
+    assert bound.status_code == 201, bound.text
+
+
 async def test_another_residents_card_is_taken_and_a_second_card_is_refused(client, session):
     owner = await resident_at(session)
     other = await resident_at(session, phone="13900000001", sequence=2)

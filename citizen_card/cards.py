@@ -38,7 +38,7 @@ from core.db import upsert
 from core.ids import new_id
 from core.settings import get_keyring
 from identity import residents
-from identity.models import Assurance
+from identity.models import Assurance, assurance_rank
 
 NUMBER = "citizen_card.number"  # core.crypto contexts of the encrypted columns
 CHIP_UID = "citizen_card.chip_uid"
@@ -50,7 +50,6 @@ card_t = Card.metadata.tables["citizen_card"]
 event_t = CardEvent.metadata.tables["citizen_card_event"]
 log = structlog.get_logger(__name__)
 
-_RANK = {Assurance.PHONE.value: 1, Assurance.REAL_NAME.value: 2, Assurance.IN_PERSON.value: 3}
 # The statuses a card can leave for each target; a card already in the target is left alone.
 _REPORTABLE = {CardStatus.ISSUED, CardStatus.ACTIVE, CardStatus.FROZEN}
 _FREEZABLE = {CardStatus.ISSUED, CardStatus.ACTIVE}
@@ -69,7 +68,7 @@ def staff_actor(staff_id: uuid.UUID | str) -> str:
 
 def require_assurance(assurance: str, level: Assurance = Assurance.REAL_NAME) -> None:
     """Refuse with `AssuranceTooLow` unless `assurance` is `level` or higher."""
-    if _RANK.get(assurance, 0) < _RANK[level.value]:
+    if assurance_rank(assurance) < assurance_rank(level):
         raise AssuranceTooLow(
             "Verify your real name in the app (or at a counter) first.", required=level.value
         )

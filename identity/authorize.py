@@ -37,7 +37,7 @@ from identity.errors import (
     ClientNotFound,
     CsrfRefused,
 )
-from identity.models import Assurance, Client
+from identity.models import Assurance, Client, assurance_rank
 from identity.web_login import WebSession
 
 PENDING_TTL = timedelta(minutes=10)
@@ -46,7 +46,6 @@ MAX_PARAMS = 30
 _CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 _PENDING_ID = re.compile(r"[A-Za-z0-9_-]{32}")
 _PROMPTS = frozenset({"none", "login", "consent", "select_account"})
-_RANK = {Assurance.PHONE.value: 1, Assurance.REAL_NAME.value: 2, Assurance.IN_PERSON.value: 3}
 REAL_NAME_SCOPE = "real_name"
 
 # What each scope releases, in the words the consent page shows (Chinese first).
@@ -283,7 +282,7 @@ async def proceed(
             raise refusal(pending, "login_required", "The resident is not signed in.")
         return NeedsLogin()
     resident = await residents.get(session, resident_id=web.resident_id)
-    if REAL_NAME_SCOPE in pending.scopes and _RANK[resident.assurance] < 2:
+    if _lacks_real_name(pending.scopes, resident.assurance):
         if "none" in pending.prompt:
             await _consume(redis, pending)
             raise refusal(pending, "interaction_required", "Real-name verification is needed.")
@@ -311,7 +310,7 @@ async def decide(
         return NeedsLogin()
     await _consume(redis, pending)
     resident = await residents.get(session, resident_id=web.resident_id)
-    needs_real_name = REAL_NAME_SCOPE in pending.scopes and _RANK[resident.assurance] < 2
+    needs_real_name = _lacks_real_name(pending.scopes, resident.assurance)
     if needs_real_name:
         raise refusal(
             pending,
@@ -387,4 +386,11 @@ def error_redirect(error: AuthorizationRefused) -> str:
         error=error.oauth_error,
         error_description=error.detail,
         state=error.state,
+    )
+
+
+def _lacks_real_name(scopes: Iterable[str], assurance: str) -> bool:
+    """The partner asks for the real name, and the resident has not verified it (below L2)."""
+    return REAL_NAME_SCOPE in scopes and assurance_rank(assurance) < assurance_rank(
+        Assurance.REAL_NAME
     )

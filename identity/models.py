@@ -27,6 +27,14 @@ class Assurance(enum.StrEnum):
     IN_PERSON = "in_person"  # L3: counter staff saw the citizen card
 
 
+def assurance_rank(value: str) -> int:
+    """1 for L1 up to 3 for L3, so levels compare; 0 for anything else (a staff `acr`)."""
+    try:
+        return list(Assurance).index(Assurance(value)) + 1
+    except ValueError:
+        return 0
+
+
 class Resident(SQLModel, table=True):
     __tablename__ = "identity_resident"
 

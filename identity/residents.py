@@ -23,7 +23,7 @@ from identity.errors import (
     ResidentNotFound,
 )
 from identity.id_number import parse_id_number
-from identity.models import Assurance, Resident
+from identity.models import Assurance, Resident, assurance_rank
 from identity.otp import Language
 from identity.phone import normalise_phone
 from identity.schemas import RealNameResult, ResidentProfile
@@ -32,7 +32,6 @@ from identity.verification import RealNameVerifier
 PHONE = "resident.phone"
 NAME = "resident.name"
 ID_NUMBER = "resident.id_number"
-_RANK = {Assurance.PHONE: 1, Assurance.REAL_NAME: 2, Assurance.IN_PERSON: 3}
 resident_t = Resident.metadata.tables["identity_resident"]
 
 
@@ -149,7 +148,7 @@ def _clean_name(name: str) -> str:
 
 
 def _raise_to(current: str, level: Assurance) -> str:
-    return max(Assurance(current), level, key=_RANK.__getitem__).value
+    return max(Assurance(current), level, key=assurance_rank).value
 
 
 async def set_password(session: AsyncSession, *, resident_id: uuid.UUID, password: str) -> None:

@@ -21,7 +21,8 @@ from api.principal import CurrentResident
 from core import clock
 from core.settings import get_settings
 from identity import activity, activity_reads
-from identity.activity_reads import MAX_ACTIVITY_PAGE, ActivityPage
+from identity.activity_reads import MAX_ACTIVITY_PAGE, ActivityPage, InvalidActivityQuery
+from mobile_contract.problems import raises
 
 router = APIRouter(prefix="/v1/me/activity", tags=["app"])
 
@@ -31,6 +32,7 @@ StreamSession = Annotated[AsyncSession, Depends(get_session)]
 
 
 @router.get("", summary="My digital footprint")
+@raises(InvalidActivityQuery)
 async def my_activity(
     session: Session,
     me: CurrentResident,

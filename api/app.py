@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -36,6 +37,7 @@ from core.logging import configure_logging
 from core.redis import get_redis
 from core.settings import Settings, get_settings
 from identity.sms import sms_sender
+from mobile_contract import document as contract
 from notifications.push import push_sender
 from notifications.worker import Worker
 from points.jobs import JOBS
@@ -77,6 +79,10 @@ ROUTERS: list[APIRouter] = [
     hotline_api.app_router,
 ]
 
+# The contract's semantic version: a breaking change to any client-facing operation bumps the
+# major (see mobile_contract/conventions.md and `wujiang contract check`).
+API_VERSION = "1.0.0"
+
 log = structlog.get_logger(__name__)
 
 
@@ -86,16 +92,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
         title="Smart Wujiang API",
-        version="0.1.0",
+        version=API_VERSION,
         debug=False,  # debug tracebacks in responses would leak internals
         lifespan=_lifespan,
+        generate_unique_id_function=contract.operation_id,
     )
     app.state.settings = settings
     for router in ROUTERS:
         app.include_router(router)
     register_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
+    app.openapi = lambda: _contract(app)  # type: ignore[method-assign]
     return app
+
+
+def _contract(app: FastAPI) -> dict[str, Any]:
+    """`/openapi.json`: the client contract, built once per app (mobile_contract/openapi.json
+    is its committed snapshot)."""
+    if app.openapi_schema is None:
+        app.openapi_schema = contract.build(app)
+    return app.openapi_schema
 
 
 @asynccontextmanager

@@ -14,10 +14,11 @@ from core.redis import get_redis
 from core.settings import get_settings
 from identity import otp, residents, sessions
 from identity.clients import APP_CLIENT_ID
-from identity.errors import InvalidPhone
+from identity.errors import CodeExpired, InvalidCredentials, InvalidPhone, ResendTooSoon, WrongCode
 from identity.models import Resident
 from identity.schemas import TokenResponse
 from identity.sms import sms_sender
+from mobile_contract.problems import raises
 
 router = APIRouter(prefix="/v1/auth", tags=["app"])
 
@@ -48,6 +49,7 @@ class PasswordSignIn(BaseModel):
 
 
 @router.post("/sms-codes", status_code=status.HTTP_202_ACCEPTED)
+@raises(InvalidPhone, ResendTooSoon)
 async def send_sign_in_code(body: CodeRequest, request: Request) -> CodeSentOut:
     """Text a 6-digit sign-in code to the phone (at most one a minute)."""
     redis = get_redis()
@@ -66,6 +68,7 @@ async def send_sign_in_code(body: CodeRequest, request: Request) -> CodeSentOut:
 
 
 @router.post("/sessions/sms", status_code=status.HTTP_201_CREATED)
+@raises(CodeExpired, WrongCode)
 async def sign_in_with_code(body: SmsSignIn, request: Request, session: Session) -> TokenResponse:
     """Sign in (or sign up) with the phone and its code: a new session and its tokens."""
     redis = get_redis()
@@ -77,6 +80,7 @@ async def sign_in_with_code(body: SmsSignIn, request: Request, session: Session)
 
 
 @router.post("/sessions/password", status_code=status.HTTP_201_CREATED)
+@raises(InvalidCredentials)
 async def sign_in_with_password(
     body: PasswordSignIn, request: Request, session: Session
 ) -> TokenResponse:

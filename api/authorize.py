@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import segno
@@ -37,6 +37,9 @@ from identity.errors import (
     AuthorizationRefused,
     CodeExpired,
     InvalidPhone,
+    LoginTicketAnswered,
+    LoginTicketExpired,
+    LoginTicketNotFound,
     LoginTicketPending,
     ResendTooSoon,
     SmsUnavailable,
@@ -44,6 +47,7 @@ from identity.errors import (
     WrongCode,
 )
 from identity.sms import sms_sender
+from mobile_contract.problems import raises
 
 router = APIRouter(prefix="/oauth2", tags=["partner"])
 app_router = APIRouter(prefix="/v1/me/qr-logins", tags=["app"])
@@ -136,10 +140,25 @@ async def _pending_form(request: Request) -> tuple[PendingAuthorization, dict[st
     return pending, form
 
 
+# The two addresses a partner sends the resident's browser to: answered with pages and redirects.
+BROWSER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    302: {
+        "description": "Back to the partner's redirect URI with `code`, `state` and `iss` (or "
+        "`error` and `error_description`)."
+    },
+    303: {"description": "On to the next page of the flow."},
+    "4XX": {
+        "description": "A page telling the resident the request cannot be trusted enough to "
+        "send them back (unknown client, redirect URI not registered, malformed request).",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    },
+}
+
+
 # --- the authorization endpoint ----------------------------------------------------------------
 
 
-@router.get("/authorize", response_class=HTMLResponse)
+@router.get("/authorize", response_class=HTMLResponse, responses=BROWSER_RESPONSES)
 async def authorization_endpoint(request: Request, session: Session) -> Response:
     """OpenID Connect authorization endpoint: code flow, PKCE S256 required."""
     redis = get_redis()
@@ -165,7 +184,7 @@ async def authorization_endpoint(request: Request, session: Session) -> Response
     return response
 
 
-@router.get("/authorize/login", response_class=HTMLResponse)
+@router.get("/authorize/login", response_class=HTMLResponse, include_in_schema=False)
 async def login_page(request: Request, session: Session) -> Response:
     """The sign-in page: a QR code for the app, or phone and SMS code."""
     try:
@@ -217,7 +236,7 @@ async def _login(
     return _html(page, script_nonce=nonce)
 
 
-@router.get("/authorize/qr/{ticket}")
+@router.get("/authorize/qr/{ticket}", include_in_schema=False)
 async def qr_status(ticket: Annotated[str, Path(max_length=64)], request: Request) -> Response:
     """What became of a QR login ticket: pending, approved, denied or expired."""
     redis = get_redis()
@@ -231,7 +250,7 @@ async def qr_status(ticket: Annotated[str, Path(max_length=64)], request: Reques
     return JSONResponse({"status": found.status if found else "expired"}, headers=_NO_STORE)
 
 
-@router.post("/authorize/qr/continue", response_class=HTMLResponse)
+@router.post("/authorize/qr/continue", response_class=HTMLResponse, include_in_schema=False)
 async def qr_continue(request: Request, session: Session) -> Response:
     """The page's next step once the app approved its QR code: the browser is signed in."""
     try:
@@ -256,7 +275,7 @@ async def qr_continue(request: Request, session: Session) -> Response:
     return response
 
 
-@router.post("/authorize/sms-code", response_class=HTMLResponse)
+@router.post("/authorize/sms-code", response_class=HTMLResponse, include_in_schema=False)
 async def sms_code(request: Request) -> Response:
     """Text a sign-in code to the phone typed on the page."""
     try:
@@ -278,7 +297,7 @@ async def sms_code(request: Request) -> Response:
     return _html(pages.code_page(pending, phone=phone, masked=mask_phone(phone), message=None))
 
 
-@router.post("/authorize/sms-sign-in", response_class=HTMLResponse)
+@router.post("/authorize/sms-sign-in", response_class=HTMLResponse, include_in_schema=False)
 async def sms_sign_in(request: Request, session: Session) -> Response:
     """Sign the browser in with the phone and its SMS code."""
     try:
@@ -303,7 +322,7 @@ async def sms_sign_in(request: Request, session: Session) -> Response:
     return response
 
 
-@router.get("/authorize/consent", response_class=HTMLResponse)
+@router.get("/authorize/consent", response_class=HTMLResponse, include_in_schema=False)
 async def consent_page(request: Request, session: Session) -> Response:
     """The consent page (or the verify-your-real-name page), unless consent is already given."""
     redis = get_redis()
@@ -321,7 +340,7 @@ async def consent_page(request: Request, session: Session) -> Response:
         return _error(exc)
 
 
-@router.post("/authorize/consent", response_class=HTMLResponse)
+@router.post("/authorize/consent", response_class=HTMLResponse, include_in_schema=False)
 async def consent_answer(request: Request, session: Session) -> Response:
     """Allow or deny: the code, or access_denied, goes back to the partner."""
     redis = get_redis()
@@ -339,8 +358,8 @@ async def consent_answer(request: Request, session: Session) -> Response:
 # --- logout ------------------------------------------------------------------------------------
 
 
-@router.get("/logout", response_class=HTMLResponse)
-async def end_session(request: Request, session: Session) -> Response:
+@router.get("/logout", response_class=HTMLResponse, responses=BROWSER_RESPONSES)
+async def logout(request: Request, session: Session) -> Response:
     """OpenID Connect RP-Initiated Logout: end the browser session; back to the partner only if
     post_logout_redirect_uri is registered for the client the id_token_hint was issued to."""
     try:
@@ -415,6 +434,7 @@ async def preview_qr_login(
 
 
 @app_router.post("/{ticket}")
+@raises(LoginTicketNotFound, LoginTicketAnswered, LoginTicketExpired)
 async def answer_qr_login(
     ticket: Annotated[str, Path(max_length=64)], body: QrAnswer, me: CurrentResident
 ) -> QrLoginOut:

@@ -13,6 +13,25 @@ import points
 from api.deps import Session
 from api.principal import CurrentResident, CurrentStaff, StaffPrincipal, require_staff
 from identity.models import StaffRole
+from ledger.errors import IdempotencyConflict, ReversalExceedsRemaining
+from mobile_contract.problems import raises
+from points.errors import (
+    AwardNotFound,
+    AwardNotPending,
+    AwardNotReversible,
+    BehaviourNotActive,
+    BudgetExhausted,
+    CapReached,
+    EarnCodeUsed,
+    EvidenceRequired,
+    IdempotencyKeyReused,
+    InvalidAward,
+    InvalidEarnCode,
+    NotCertifier,
+    SelfApproval,
+    UnknownBehaviour,
+    UnknownResident,
+)
 from points.schemas.awards import (
     AwardIn,
     AwardOut,
@@ -24,7 +43,7 @@ from points.schemas.awards import (
     StaffActor,
 )
 
-router = APIRouter(tags=["points"])
+router = APIRouter(tags=["staff"])
 
 IdempotencyKey = Annotated[
     str,
@@ -46,15 +65,33 @@ def _actor(staff: StaffPrincipal) -> StaffActor:
     return StaffActor(id=staff.staff_id, roles=staff.roles)
 
 
-@router.get("/v1/me/points/code", summary="My earning code (the QR staff scan)")
+@router.get("/v1/me/points/code", summary="My earning code (the QR staff scan)", tags=["app"])
 async def earning_code(resident: CurrentResident, response: Response) -> EarnCodeOut:
     """A fresh earning code, valid about a minute; fetch the next after `refresh_after_seconds`."""
     response.headers["Cache-Control"] = "no-store"
     return points.issue_earn_code(resident.resident_id)
 
 
-@router.post("/v1/staff/awards", status_code=status.HTTP_201_CREATED, summary="Award points")
-async def award(
+@router.post(
+    "/v1/staff/awards",
+    status_code=status.HTTP_201_CREATED,
+    summary="Award points",
+    responses={200: {"description": "A replay of an earlier request with the same key"}},
+)
+@raises(
+    NotCertifier,
+    UnknownBehaviour,
+    UnknownResident,
+    BudgetExhausted,
+    CapReached,
+    EarnCodeUsed,
+    IdempotencyKeyReused,
+    BehaviourNotActive,
+    EvidenceRequired,
+    InvalidAward,
+    InvalidEarnCode,
+)
+async def award_points(
     body: AwardIn,
     session: Session,
     staff: CurrentStaff,
@@ -81,7 +118,8 @@ async def pending_awards(
 
 
 @router.post("/v1/staff/awards/{award_id}/approve", summary="Approve an award")
-async def approve(
+@raises(SelfApproval, AwardNotFound, AwardNotPending)
+async def approve_award(
     award_id: uuid.UUID, session: Session, approver: Approver, body: DecisionIn | None = None
 ) -> AwardOut:
     return await points.approve_award(
@@ -93,7 +131,8 @@ async def approve(
 
 
 @router.post("/v1/staff/awards/{award_id}/reject", summary="Reject an award, with a reason")
-async def reject(
+@raises(SelfApproval, AwardNotPending)
+async def reject_award(
     award_id: uuid.UUID, session: Session, approver: Approver, body: DecisionIn
 ) -> AwardOut:
     return await points.reject_award(
@@ -102,7 +141,8 @@ async def reject(
 
 
 @router.post("/v1/staff/awards/{award_id}/reversal", summary="Reverse all or part of an award")
-async def reverse(
+@raises(AwardNotFound, AwardNotReversible, IdempotencyConflict, ReversalExceedsRemaining)
+async def reverse_award(
     award_id: uuid.UUID, session: Session, approver: Approver, body: ReversalIn
 ) -> AwardOut:
     """Take points back with a reason. Refused with `reversal-exceeds-remaining` (and how much
@@ -117,7 +157,7 @@ async def reverse(
 
 
 @router.get("/v1/staff/flags", summary="Fraud signals to review")
-async def flags(
+async def fraud_flags(
     session: Session,
     approver: Approver,
     reviewed: bool = False,
@@ -129,6 +169,7 @@ async def flags(
 
 
 @router.post("/v1/staff/flags/{flag_id}/review", summary="Mark a flag reviewed")
+@raises(AwardNotFound)
 async def review_flag(
     flag_id: uuid.UUID, session: Session, approver: Approver, body: FlagReview
 ) -> FlagOut:

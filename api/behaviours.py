@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Response
 
 import points
 from api.deps import Session
+from mobile_contract.problems import raises
+from points.errors import NoBehaviourList
 from points.schemas.behaviours import CategoryName
 
 router = APIRouter(prefix="/v1/behaviours", tags=["app"])
@@ -18,6 +20,7 @@ CACHE_CONTROL = "public, max-age=60"
 
 
 @router.get("", summary="The behaviour list (正向行为清单)")
+@raises(NoBehaviourList)
 async def behaviour_list(
     session: Session,
     response: Response,

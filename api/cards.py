@@ -20,12 +20,26 @@ from pydantic import BaseModel, ConfigDict, Field
 import citizen_card
 from api.deps import Session
 from api.principal import CurrentResident, Principal, StaffPrincipal, require_staff
+from citizen_card.errors import (
+    AssuranceTooLow,
+    CardAlreadyActive,
+    CardNotFound,
+    CardNotUsable,
+    CardTaken,
+    InvalidCardNumber,
+    InvalidChipUid,
+    OldPinRequired,
+    WeakPin,
+    WrongPin,
+)
 from core.ratelimit import hit
 from core.redis import get_redis
 from core.settings import get_settings
 from identity import activity, residents
+from identity.errors import CodeExpired, ResendTooSoon, ResidentNotFound
 from identity.models import StaffRole
 from identity.sms import sms_sender
+from mobile_contract.problems import raises
 
 router = APIRouter(prefix="/v1/me/cards", tags=["app"])
 staff_router = APIRouter(prefix="/v1/staff", tags=["staff"])
@@ -94,6 +108,7 @@ async def my_cards(session: Session, me: CurrentResident) -> list[citizen_card.C
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Bind a card")
+@raises(AssuranceTooLow, CardAlreadyActive, CardTaken, InvalidCardNumber, InvalidChipUid)
 async def bind_card(body: CardIn, session: Session, me: CurrentResident) -> citizen_card.CardOut:
     """Bind the citizen card the resident holds (number and chip UID); needs a verified real
     name (assurance L2). A card reported lost is replaced by the new one."""
@@ -109,7 +124,8 @@ async def bind_card(body: CardIn, session: Session, me: CurrentResident) -> citi
 
 
 @router.post("/report-lost", summary="Report my card lost")
-async def report_lost(
+@raises(CardNotFound)
+async def report_my_card_lost(
     session: Session,
     me: CurrentResident,
     body: Annotated[ReportLostIn | None, Body()] = None,
@@ -137,6 +153,7 @@ async def report_lost(
 
 
 @router.put("/pin", status_code=status.HTTP_204_NO_CONTENT, summary="Set or change my PIN")
+@raises(WrongPin, OldPinRequired, WeakPin)
 async def set_my_pin(body: PinIn, session: Session, me: CurrentResident) -> None:
     """Set the 6-digit PIN of the active card, or change it (`old_pin` required then). A wrong
     `old_pin` counts towards the lock, as at a kiosk."""
@@ -151,6 +168,7 @@ async def set_my_pin(body: PinIn, session: Session, me: CurrentResident) -> None
 @router.post(
     "/pin-reset-codes", status_code=status.HTTP_202_ACCEPTED, summary="Text me a PIN reset code"
 )
+@raises(AssuranceTooLow, ResendTooSoon)
 async def send_pin_reset_code(session: Session, me: CurrentResident) -> CodeSentOut:
     """Text a code for resetting a forgotten PIN to the resident's phone (L2 residents with an
     active card; at most one a minute)."""
@@ -164,6 +182,7 @@ async def send_pin_reset_code(session: Session, me: CurrentResident) -> CodeSent
 
 
 @router.post("/pin-reset", status_code=status.HTTP_204_NO_CONTENT, summary="Reset my PIN")
+@raises(CodeExpired, AssuranceTooLow)
 async def reset_my_pin(body: PinResetIn, session: Session, me: CurrentResident) -> None:
     """A new PIN with the texted code (assurance L2 required); lifts a PIN lock."""
     await citizen_card.reset_pin_with_code(
@@ -193,6 +212,7 @@ async def resident_cards(
 @staff_router.post(
     "/residents/{resident_id}/cards", status_code=status.HTTP_201_CREATED, summary="Issue a card"
 )
+@raises(ResidentNotFound, CardAlreadyActive)
 async def issue_card(
     resident_id: uuid.UUID, body: CardIn, session: Session, clerk: CounterClerk
 ) -> citizen_card.CardOut:
@@ -243,6 +263,7 @@ async def card_events(
 
 
 @staff_router.post("/cards/{card_id}/freeze", summary="Freeze a card")
+@raises(CardNotFound, CardNotUsable)
 async def freeze_card(
     card_id: uuid.UUID, body: ReasonIn, session: Session, clerk: CounterClerk
 ) -> citizen_card.CardOut:
@@ -261,6 +282,7 @@ async def unfreeze_card(
 
 
 @staff_router.post("/cards/{card_id}/cancel", summary="Cancel a card")
+@raises(CardNotFound)
 async def cancel_card(
     card_id: uuid.UUID, body: ReasonIn, session: Session, clerk: CounterClerk
 ) -> citizen_card.CardOut:
@@ -270,6 +292,7 @@ async def cancel_card(
 
 
 @staff_router.post("/cards/{card_id}/unlock", summary="Lift a PIN lock")
+@raises(CardNotFound)
 async def unlock_card(
     card_id: uuid.UUID, body: ReasonIn, session: Session, clerk: CounterClerk
 ) -> citizen_card.CardOut:
@@ -283,6 +306,7 @@ async def unlock_card(
 @staff_router.put(
     "/cards/{card_id}/pin", status_code=status.HTTP_204_NO_CONTENT, summary="Set a card's PIN"
 )
+@raises(WeakPin)
 async def set_card_pin(
     card_id: uuid.UUID, body: ClerkPinIn, session: Session, clerk: CounterClerk
 ) -> None:

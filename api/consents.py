@@ -8,7 +8,9 @@ from api.deps import Session
 from api.principal import CurrentResident
 from core.redis import get_redis
 from identity import consents
+from identity.errors import ConsentNotFound
 from identity.schemas import ConsentOut
+from mobile_contract.problems import raises
 
 router = APIRouter(prefix="/v1/me/consents", tags=["app"])
 
@@ -20,6 +22,7 @@ async def my_consents(session: Session, resident: CurrentResident) -> list[Conse
 
 
 @router.delete("/{client_id}", status_code=204)
+@raises(ConsentNotFound)
 async def withdraw_consent(session: Session, resident: CurrentResident, client_id: str) -> Response:
     """Withdraw a consent; the partner's sessions for this resident end at once."""
     await consents.withdraw(

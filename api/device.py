@@ -19,14 +19,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.authorize_pages import device_page
 from api.deps import Session, caller_bucket
 from api.principal import CurrentResident, Principal
-from core.ratelimit import hit
+from core.ratelimit import RateLimited, hit
 from core.redis import get_redis
 from identity import device_flow
-from identity.errors import InvalidRequest, InvalidUserCode
+from identity.errors import (
+    InvalidClient,
+    InvalidDeviceScope,
+    InvalidRequest,
+    InvalidUserCode,
+    UserCodeAlreadyDecided,
+    UserCodeNotFound,
+)
 from identity.schemas import DeviceRequest
+from mobile_contract.problems import raises
 
 # No prefix: the box's endpoints sit under /oauth2, the app's under /v1/me.
-router = APIRouter(tags=["tv"])
+router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 # Guessing a live code among 20^8 at 10 tries per 5 minutes is hopeless; a resident typing
@@ -38,7 +46,8 @@ class Decision(BaseModel):
     approve: bool
 
 
-@router.post("/oauth2/device_authorization")
+@router.post("/oauth2/device_authorization", tags=["tv"])
+@raises(InvalidClient, InvalidDeviceScope, RateLimited)
 async def device_authorization(
     request: Request,
     session: Session,
@@ -72,14 +81,18 @@ async def device_code_grant(
     return issued.model_dump(mode="json")
 
 
-@router.get("/v1/me/device-codes/{user_code}")
-async def device_request(user_code: str, request: Request, me: CurrentResident) -> DeviceRequest:
+@router.get("/v1/me/device-codes/{user_code}", tags=["app"])
+@raises(UserCodeNotFound, UserCodeAlreadyDecided, InvalidUserCode)
+async def preview_device_request(
+    user_code: str, request: Request, me: CurrentResident
+) -> DeviceRequest:
     """What the code on the TV screen asks for: which client, which scope, until when."""
     await _count_guess(request, me)
     return await device_flow.lookup(get_redis(), user_code=user_code)
 
 
-@router.post("/v1/me/device-codes/{user_code}")
+@router.post("/v1/me/device-codes/{user_code}", tags=["app"])
+@raises(UserCodeNotFound, UserCodeAlreadyDecided, RateLimited)
 async def decide_device_request(
     user_code: str, body: Decision, request: Request, me: CurrentResident
 ) -> DeviceRequest:

@@ -13,7 +13,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from core.errors import PROBLEM_TYPE_PREFIX, DomainError
+from core.errors import (
+    OAUTH_PATH_PREFIX,
+    PROBLEM_TYPE_PREFIX,
+    VALIDATION_PROBLEM_TITLE,
+    VALIDATION_PROBLEM_TYPE,
+    DomainError,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -47,7 +53,7 @@ def problem(
 
 async def domain_error_handler(request: Request, exc: DomainError) -> JSONResponse:
     oauth_error = getattr(exc, "oauth_error", None)
-    if oauth_error and request.url.path.startswith("/oauth2/"):
+    if oauth_error and request.url.path.startswith(OAUTH_PATH_PREFIX):
         # OAuth clients parse RFC 6749's own error body, not problem+json.
         return JSONResponse(
             {"error": oauth_error, "error_description": exc.detail},
@@ -67,7 +73,7 @@ async def domain_error_handler(request: Request, exc: DomainError) -> JSONRespon
 
 async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
     # Only where and why: the input itself may carry personal data, so it is never echoed.
-    if request.url.path.startswith("/oauth2/"):
+    if request.url.path.startswith(OAUTH_PATH_PREFIX):
         fields = ", ".join(str(e.get("loc", ("?",))[-1]) for e in exc.errors())
         return JSONResponse(
             {"error": "invalid_request", "error_description": f"Missing or invalid: {fields}"},
@@ -84,8 +90,8 @@ async def validation_error_handler(request: Request, exc: RequestValidationError
     ]
     return problem(
         request,
-        type_=PROBLEM_TYPE_PREFIX + "validation-error",
-        title="The request is not valid",
+        type_=PROBLEM_TYPE_PREFIX + VALIDATION_PROBLEM_TYPE,
+        title=VALIDATION_PROBLEM_TITLE,
         status=422,
         detail=f"{len(errors)} field(s) failed validation",
         errors=errors,

@@ -21,14 +21,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import get_database
 from core.redis import get_redis
 from identity import client_credentials, clients, tokens
-from identity.errors import ClientNotFound, InsufficientScope, NotAuthenticated
+from identity.errors import ClientNotFound, InsufficientScope, InvalidToken, NotAuthenticated
 from identity.sessions import API_AUDIENCE
+from mobile_contract.problems import raises
 from points.errors import FeedBatchTooLarge, InvalidFeedBatch
 from points.schemas.feeds import SOURCE_PATTERN, FeedReport, FeedRow, FeedRowError
 from points.service import feed_parsing, feeds
 
-router = APIRouter(tags=["feeds"])
-_bearer = HTTPBearer(auto_error=False, description="Access token from the client credentials grant")
+router = APIRouter(tags=["partner"])
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="FeedToken",
+    description="A feed machine's access token, from the client credentials grant with scope "
+    "`feed:<source>`.",
+)
 
 MAX_BATCH_BYTES = 10 * 1024 * 1024
 MAX_BATCH_ROWS = 20_000
@@ -45,6 +51,7 @@ async def client_credentials_grant(
     )
 
 
+@raises(NotAuthenticated, InvalidToken, InsufficientScope)
 async def feed_machine(source: Source, credentials: Bearer) -> str:
     """The client id of the feed machine calling, if its token carries `feed:<source>`.
 
@@ -81,7 +88,8 @@ async def feed_machine(source: Source, credentials: Bearer) -> str:
         }
     },
 )
-async def import_batch(
+@raises(FeedBatchTooLarge, InvalidFeedBatch)
+async def import_feed_batch(
     source: Source, request: Request, _client: Annotated[str, Depends(feed_machine)]
 ) -> FeedReport:
     """Award points for each record (JSON lines, or CSV with a header); 200 with the report.

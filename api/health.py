@@ -23,7 +23,7 @@ router = APIRouter(tags=["health"])
 log = structlog.get_logger(__name__)
 
 
-@router.get("/healthz")
+@router.get("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
     """The process is alive and serving; touches nothing else."""
     return {"status": "ok"}
@@ -31,6 +31,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
+    include_in_schema=False,
     responses={503: {"description": "A dependency is down (problem+json, `checks` member)."}},
 )
 async def readyz(

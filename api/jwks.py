@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from api.deps import Session
 from identity import keys
 
-router = APIRouter(tags=["identity"])
+router = APIRouter(tags=["partner"])
 
 # Clients may cache the set for five minutes. A new key can sign tokens within a minute of a
 # rotation, so a client meeting a kid its cached set lacks should fetch the set again (as

@@ -12,9 +12,18 @@ from api.principal import CurrentResident
 from core.redis import get_redis
 from core.settings import get_settings
 from identity import residents, sessions
+from identity.errors import (
+    IdNumberTaken,
+    InvalidIdNumber,
+    RealNameMismatch,
+    SessionNotFound,
+    VerificationUnavailable,
+    WeakPassword,
+)
 from identity.otp import Language
 from identity.schemas import RealNameResult, ResidentProfile, SessionOut
 from identity.verification import real_name_verifier
+from mobile_contract.problems import raises
 
 router = APIRouter(prefix="/v1/me", tags=["app"])
 
@@ -43,6 +52,7 @@ async def my_profile(session: Session, me: CurrentResident) -> ResidentProfile:
 
 
 @router.post("/real-name")
+@raises(IdNumberTaken, InvalidIdNumber, RealNameMismatch, VerificationUnavailable)
 async def verify_my_real_name(
     body: RealNameIn, session: Session, me: CurrentResident
 ) -> RealNameResult:
@@ -57,6 +67,7 @@ async def verify_my_real_name(
 
 
 @router.put("/password", status_code=status.HTTP_204_NO_CONTENT)
+@raises(WeakPassword)
 async def set_my_password(body: PasswordIn, session: Session, me: CurrentResident) -> None:
     """Set or change the optional password."""
     await residents.set_password(session, resident_id=me.resident_id, password=body.password)
@@ -69,7 +80,8 @@ async def my_sessions(session: Session, me: CurrentResident) -> list[SessionOut]
 
 
 @router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def end_session(session_id: uuid.UUID, session: Session, me: CurrentResident) -> None:
+@raises(SessionNotFound)
+async def end_my_session(session_id: uuid.UUID, session: Session, me: CurrentResident) -> None:
     """Sign one device out; only the resident's own sessions can be ended."""
     await sessions.revoke(session, get_redis(), session_id=session_id, subject=me.subject)
 

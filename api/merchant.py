@@ -16,8 +16,11 @@ from api.deps import Session
 from api.principal import StaffPrincipal, require_staff
 from api.rewards import IdempotencyKey
 from core import ratelimit
+from core.ratelimit import RateLimited
 from core.redis import get_redis
 from identity.models import StaffRole
+from mobile_contract.problems import raises
+from points.errors import RedemptionNotFound, VoucherNotUsable
 from points.schemas.rewards import VoucherView
 
 router = APIRouter(prefix="/v1/merchant/vouchers", tags=["staff"])
@@ -50,13 +53,15 @@ async def _count_lookup(cashier: StaffPrincipal) -> None:
 
 
 @router.post("/verify", summary="What a voucher is, without using it")
-async def verify(session: Session, cashier: Cashier, body: VoucherCodeIn) -> VoucherView:
+@raises(RedemptionNotFound, RateLimited)
+async def verify_voucher(session: Session, cashier: Cashier, body: VoucherCodeIn) -> VoucherView:
     await _count_lookup(cashier)
     return await points.verify_voucher(session, code=body.code, merchants=_merchants(cashier))
 
 
 @router.post("/consume", summary="Use a voucher")
-async def consume(
+@raises(VoucherNotUsable)
+async def consume_voucher(
     session: Session, cashier: Cashier, body: VoucherCodeIn, idempotency_key: IdempotencyKey
 ) -> VoucherView:
     """The resident's held points go to the merchant; the voucher is used."""

@@ -14,7 +14,14 @@ from fastapi import APIRouter, Body, Query, Response, status
 
 from api.deps import Session
 from api.principal import CurrentResident
+from mobile_contract.problems import raises
 from notifications import devices, inbox, preferences
+from notifications.errors import (
+    DeviceNotFound,
+    InboxItemNotFound,
+    InvalidInboxQuery,
+    PreferenceLocked,
+)
 from notifications.schemas import (
     MAX_INBOX_PAGE,
     DeviceOut,
@@ -73,6 +80,7 @@ async def my_push_tokens(session: Session, me: CurrentResident) -> list[DeviceOu
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Stop push notices to a device",
 )
+@raises(DeviceNotFound)
 async def remove_push_token(device_id: uuid.UUID, session: Session, me: CurrentResident) -> None:
     """Only the resident's own devices; any other id is 404."""
     await devices.remove(session, resident_id=me.resident_id, device_id=device_id)
@@ -82,6 +90,7 @@ async def remove_push_token(device_id: uuid.UUID, session: Session, me: CurrentR
 
 
 @router.get("/inbox", summary="My notices")
+@raises(InvalidInboxQuery)
 async def my_inbox(
     session: Session,
     me: CurrentResident,
@@ -115,6 +124,7 @@ async def mark_all_read(
 
 
 @router.post("/inbox/{item_id}/read", summary="Mark a notice read")
+@raises(InboxItemNotFound)
 async def mark_read(item_id: uuid.UUID, session: Session, me: CurrentResident) -> InboxItemOut:
     """Marking it again changes nothing."""
     return await inbox.mark_read(session, resident_id=me.resident_id, item_id=item_id)
@@ -131,6 +141,7 @@ async def my_preferences(session: Session, me: CurrentResident) -> PreferencesOu
 
 
 @router.patch("/notification-preferences", summary="Change my notification preferences")
+@raises(PreferenceLocked)
 async def change_my_preferences(
     body: PreferencesIn, session: Session, me: CurrentResident
 ) -> PreferencesOut:

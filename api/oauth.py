@@ -15,10 +15,20 @@ from api.device import DEVICE_CODE_GRANT, device_code_grant
 from api.feeds import client_credentials_grant
 from api.oidc import authorization_code_grant
 from core.redis import get_redis
-from identity import clients, sessions
-from identity.errors import InvalidRequest, UnsupportedGrantType
+from identity import client_credentials, clients, sessions
+from identity.errors import (
+    AuthorizationPending,
+    DeviceAccessDenied,
+    DeviceCodeExpired,
+    InvalidClient,
+    InvalidGrant,
+    InvalidRequest,
+    SlowDown,
+    UnsupportedGrantType,
+)
+from mobile_contract.problems import raises
 
-router = APIRouter(prefix="/oauth2", tags=["partner", "app"])
+router = APIRouter(prefix="/oauth2", tags=["partner", "app", "tv"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_FIELD = 4096
 
@@ -75,6 +85,18 @@ GRANTS: dict[str, Grant] = {
             "required": True,
         }
     },
+)
+@raises(
+    InvalidRequest,
+    UnsupportedGrantType,
+    InvalidGrant,
+    InvalidClient,
+    client_credentials.InvalidScope,
+    client_credentials.UnauthorizedClient,
+    AuthorizationPending,
+    SlowDown,
+    DeviceAccessDenied,
+    DeviceCodeExpired,
 )
 async def token(request: Request, session: Session) -> JSONResponse:
     """Token endpoint: dispatches on `grant_type`."""

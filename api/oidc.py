@@ -14,8 +14,9 @@ from api.deps import Session
 from core.redis import get_redis
 from core.settings import get_settings
 from identity import clients, introspection, oidc
-from identity.errors import InvalidRequest, InvalidToken
+from identity.errors import InsufficientScope, InvalidClient, InvalidRequest, InvalidToken
 from identity.models import Client
+from mobile_contract.problems import raises
 
 router = APIRouter(tags=["partner"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -44,7 +45,8 @@ async def authorization_code_grant(
 
 
 @router.get("/oauth2/userinfo")
-@router.post("/oauth2/userinfo", operation_id="userinfo_post")
+@router.post("/oauth2/userinfo", operation_id="userinfoPost")
+@raises(InvalidToken, InsufficientScope)
 async def userinfo(request: Request, session: Session) -> JSONResponse:
     """OIDC Core §5.3: the resident's claims that the partner's token allows."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -55,6 +57,7 @@ async def userinfo(request: Request, session: Session) -> JSONResponse:
 
 
 @router.post("/oauth2/revoke")
+@raises(InvalidRequest, InvalidClient)
 async def revoke(request: Request, session: Session) -> Response:
     """RFC 7009: always 200 once the client is authenticated, whatever the token was."""
     form = await _form(request)
@@ -64,6 +67,7 @@ async def revoke(request: Request, session: Session) -> Response:
 
 
 @router.post("/oauth2/introspect")
+@raises(InvalidRequest, InvalidClient)
 async def introspect(request: Request, session: Session) -> JSONResponse:
     """RFC 7662: whether a token of the calling client is active, and its metadata."""
     form = await _form(request)

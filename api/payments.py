@@ -7,13 +7,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request, Security
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 
 import points
 from api.deps import Session
+from mobile_contract.problems import raises
+from points.errors import InvalidWebhookSignature
 
-router = APIRouter(prefix="/v1/payments", tags=["partners"])
+router = APIRouter(prefix="/v1/payments", tags=["partner"])
+
+
+_signature = APIKeyHeader(
+    name="Stripe-Signature",
+    scheme_name="PaymentsSignature",
+    description="`t=<unix seconds>,v1=<hex HMAC-SHA256 of t.body>` with the webhook secret.",
+    auto_error=False,
+)
 
 
 class WebhookAck(BaseModel):
@@ -22,10 +33,11 @@ class WebhookAck(BaseModel):
 
 
 @router.post("/webhook", summary="Payment events (signed by the provider)")
-async def webhook(
+@raises(InvalidWebhookSignature)
+async def payment_webhook(
     session: Session,
     request: Request,
-    stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
+    stripe_signature: Annotated[str | None, Security(_signature)] = None,
 ) -> WebhookAck:
     """200 for every authentic delivery, replays and unknown event types included (so the
     provider stops retrying); 400 `invalid-webhook-signature` for anything else."""

@@ -11,6 +11,8 @@ import points
 from api.deps import Session
 from api.principal import CurrentResident, PointsReader
 from core.redis import get_redis
+from mobile_contract.problems import raises
+from points.errors import InvalidPointsQuery
 from points.schemas.behaviours import CategoryName
 from points.schemas.rankings import (
     COMMUNITY_PATTERN,
@@ -38,6 +40,7 @@ async def my_points(session: Session, me: PointsReader) -> PointsSummary:
 
 
 @router.get("/history", summary="My points history")
+@raises(InvalidPointsQuery)
 async def my_points_history(
     session: Session,
     me: PointsReader,

@@ -14,12 +14,24 @@ from api.deps import Session
 from core.redis import get_redis
 from identity import tokens
 from identity.clients import STAFF_CLIENT_ID
-from identity.errors import InsufficientRole, InsufficientScope, NotAuthenticated
+from identity.errors import InsufficientRole, InsufficientScope, InvalidToken, NotAuthenticated
 from identity.models import StaffRole
 from identity.sessions import API_AUDIENCE
 from identity.staff import EVERYWHERE
+from mobile_contract.problems import raises
 
-_bearer = HTTPBearer(auto_error=False, description="Access token from sign-in or /oauth2/token")
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="AccessToken",
+    bearerFormat="JWT",
+    description="A resident's access token: from sign-in, `/oauth2/token` or the device grant.",
+)
+_staff_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="StaffToken",
+    bearerFormat="JWT",
+    description="A staff member's access token, from `POST /v1/staff/sessions`.",
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,7 @@ class Principal:
         return uuid.UUID(self.subject)
 
 
+@raises(NotAuthenticated, InvalidToken)
 async def current_principal(
     session: Session,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -59,6 +72,7 @@ async def current_principal(
 def require(scope: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller, if their token carries `scope`; 403 otherwise."""
 
+    @raises(InsufficientScope)
     async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if scope not in principal.scopes:
             raise InsufficientScope(f"This needs the {scope!r} scope.", scope=scope)
@@ -113,9 +127,10 @@ class StaffPrincipal:
             )
 
 
+@raises(NotAuthenticated, InvalidToken, InsufficientRole)
 async def current_staff(
     session: Session,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_staff_bearer)],
 ) -> StaffPrincipal:
     """The verified staff caller; 401 without a valid token, 403 for a token that is not a staff
     member's (a resident's, a partner's)."""
@@ -141,6 +156,7 @@ def require_staff(role: StaffRole | None = None) -> Callable[..., Awaitable[Staf
     when `role` is None); 403 `insufficient-role` otherwise. Per-community checks are the
     handler's, with `StaffPrincipal.check(role, community)`."""
 
+    @raises(InsufficientRole)
     async def dependency(
         staff: Annotated[StaffPrincipal, Depends(current_staff)],
     ) -> StaffPrincipal:

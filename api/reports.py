@@ -12,9 +12,11 @@ from api.deps import Session
 from api.principal import StaffPrincipal, require_staff
 from identity.models import StaffRole
 from identity.staff import EVERYWHERE
+from mobile_contract.problems import raises
+from points.errors import InvalidPointsQuery
 from points.schemas.reports import PointsReport
 
-router = APIRouter(prefix="/v1/admin/reports", tags=["admin"])
+router = APIRouter(prefix="/v1/admin/reports", tags=["staff"])
 
 Admin = Annotated[StaffPrincipal, Depends(require_staff(StaffRole.ADMIN))]
 
@@ -26,6 +28,7 @@ def _communities(staff: StaffPrincipal) -> frozenset[str] | None:
 
 
 @router.get("/points", summary="Points issued and redeemed", response_model=PointsReport)
+@raises(InvalidPointsQuery)
 async def points_report(
     session: Session,
     staff: Admin,

@@ -18,6 +18,19 @@ from api.deps import Session
 from api.principal import CurrentResident, PointsReader, StaffPrincipal, require_staff
 from identity.models import StaffRole
 from identity.staff import EVERYWHERE
+from ledger.errors import InvalidCursor
+from mobile_contract.problems import raises
+from points.errors import (
+    IdempotencyKeyReused,
+    InsufficientPoints,
+    InvalidReward,
+    PaymentProviderError,
+    PaymentsUnavailable,
+    RedemptionLimitReached,
+    RedemptionNotFound,
+    RewardNotFound,
+    SoldOut,
+)
 from points.schemas.rewards import (
     RedemptionOut,
     RedemptionPage,
@@ -66,6 +79,7 @@ async def list_rewards(session: Session, response: Response) -> RewardList:
 
 
 @router.get("/v1/rewards/{code}", summary="One reward")
+@raises(RewardNotFound)
 async def get_reward(session: Session, code: str) -> RewardOut:
     """An active reward, sold out or not (the app shows which)."""
     return await points.get_reward(session, code=code)
@@ -75,6 +89,7 @@ async def get_reward(session: Session, code: str) -> RewardOut:
 
 
 @admin_router.post("", status_code=status.HTTP_201_CREATED, summary="Add rewards")
+@raises(InvalidReward)
 async def add_rewards(
     session: Session,
     request: Request,
@@ -93,6 +108,7 @@ async def add_rewards(
 
 
 @admin_router.patch("/{code}", summary="Restock or switch a reward on or off")
+@raises(RewardNotFound)
 async def patch_reward(
     session: Session, code: str, patch: RewardPatch, _: DistrictAdmin
 ) -> RewardOut:
@@ -107,6 +123,15 @@ async def patch_reward(
     status_code=status.HTTP_201_CREATED,
     summary="Redeem a reward",
     responses={200: {"description": "A replay of an earlier request with the same key"}},
+)
+@raises(
+    RewardNotFound,
+    IdempotencyKeyReused,
+    InsufficientPoints,
+    RedemptionLimitReached,
+    SoldOut,
+    PaymentProviderError,
+    PaymentsUnavailable,
 )
 async def redeem(
     session: Session,
@@ -131,6 +156,7 @@ async def redeem(
 
 
 @router.get("/v1/me/vouchers", summary="My vouchers and redemptions")
+@raises(InvalidCursor)
 async def my_vouchers(
     session: Session,
     reader: PointsReader,
@@ -146,6 +172,7 @@ async def my_vouchers(
 
 
 @router.get("/v1/me/redemptions/{redemption_id}", summary="One of my redemptions")
+@raises(RedemptionNotFound)
 async def my_redemption(
     session: Session, reader: PointsReader, redemption_id: uuid.UUID
 ) -> RedemptionOut:
@@ -155,7 +182,8 @@ async def my_redemption(
 
 
 @router.post("/v1/me/redemptions/{redemption_id}/cancel", summary="Cancel an unused voucher")
-async def cancel(
+@raises(RedemptionNotFound)
+async def cancel_redemption(
     session: Session, resident: CurrentResident, redemption_id: uuid.UUID
 ) -> RedemptionOut:
     """Points released and the unit back in stock; cancelling again returns it unchanged."""

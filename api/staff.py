@@ -22,14 +22,16 @@ from api.principal import (
     StaffPrincipal,
     require_staff,
 )
-from core.ratelimit import hit
+from core.ratelimit import RateLimited, hit
 from core.redis import get_redis
 from core.settings import get_keyring
 from identity import residents, sessions, staff
 from identity.clients import STAFF_CLIENT_ID
+from identity.errors import InvalidCredentials, RealNameMismatch, ResidentNotFound
 from identity.models import StaffRole
 from identity.schemas import ResidentProfile, TokenResponse
 from identity.tokens import STAFF_ACR
+from mobile_contract.problems import raises
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
 log = structlog.get_logger(__name__)
@@ -62,7 +64,8 @@ class RoleCheck(BaseModel):
 
 
 @router.post("/sessions", status_code=status.HTTP_201_CREATED)
-async def sign_in(body: StaffSignIn, request: Request, session: Session) -> TokenResponse:
+@raises(InvalidCredentials, RateLimited)
+async def staff_sign_in(body: StaffSignIn, request: Request, session: Session) -> TokenResponse:
     """Sign a staff member in with username, password and authenticator code; a staff session
     whose access tokens carry the member's roles (`roles`: [{role, community}])."""
     redis = get_redis()
@@ -87,7 +90,7 @@ async def sign_in(body: StaffSignIn, request: Request, session: Session) -> Toke
 
 
 @router.get("/me")
-async def me(session: Session, caller: CurrentStaff) -> StaffMe:
+async def staff_me(session: Session, caller: CurrentStaff) -> StaffMe:
     """The signed-in staff member and their current grants (any role)."""
     found = await staff.summary(session, staff_id=caller.staff_id)
     return StaffMe(
@@ -125,6 +128,7 @@ CounterClerk = Annotated[StaffPrincipal, Depends(require_staff(StaffRole.COUNTER
 
 
 @router.post("/residents/lookup")
+@raises(ResidentNotFound)
 async def find_resident(
     body: CounterLookup, session: Session, clerk: CounterClerk
 ) -> ResidentProfile:
@@ -134,6 +138,7 @@ async def find_resident(
 
 
 @router.post("/residents/{resident_id}/in-person")
+@raises(RealNameMismatch)
 async def verify_resident_in_person(
     resident_id: uuid.UUID, body: InPersonCheck, session: Session, clerk: CounterClerk
 ) -> ResidentProfile:

@@ -5,6 +5,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 PROBLEM_TYPE_PREFIX = "urn:wujiang:problem:"
+# Request validation is the edge's refusal, not a domain error; its problem type is fixed here so
+# the handler and the contract say the same.
+VALIDATION_PROBLEM_TYPE = "validation-error"
+VALIDATION_PROBLEM_TITLE = "The request is not valid"
+# Under this path prefix OAuth clients get RFC 6749's own error body, not problem+json.
+OAUTH_PATH_PREFIX = "/oauth2/"
 
 
 class DomainError(Exception):

@@ -38,13 +38,21 @@ from channels.hotline import ivr, signing
 from channels.hotline.ivr import IvrSessionExpired, IvrVerificationFailed
 from channels.hotline.signing import SignedCall
 from citizen_card import cards, pins
+from citizen_card.errors import CardLocked, PinNotSet, WrongPin
 from citizen_card.models import CardStatus
 from core.errors import DomainError
-from core.ratelimit import hit
+from core.ratelimit import RateLimited, hit
 from core.redis import get_redis
 from identity import activity, residents
 from identity.errors import InvalidPhone, ResidentNotFound
 from identity.schemas import ResidentProfile
+from mobile_contract.problems import raises
+from tickets.errors import (
+    TicketAlreadyRated,
+    TicketNotClosed,
+    TicketNotFound,
+    TicketTransitionInvalid,
+)
 from tickets.schemas import AgentId, Body, Note, Rating, Subject
 
 CHANNEL = "hotline"
@@ -62,7 +70,37 @@ CallerNumber = Annotated[
 TicketNumber = Annotated[str, Path(min_length=1, max_length=24, examples=["WJ20261125-000042"])]
 
 
-async def signed_call(request: Request) -> SignedCall:
+def _signing_header(name: str, description: str) -> APIKeyHeader:
+    scheme = name.removeprefix("X-").replace("-", "")
+    return APIKeyHeader(name=name, scheme_name=scheme, description=description, auto_error=False)
+
+
+# Declared so that the contract documents them as the hotline's security (all four together);
+# `signing.verify` reads them from the request itself, next to the raw body they sign.
+_SIGNING = (
+    _signing_header(signing.KEY_HEADER, "The id of the shared key that signed the request."),
+    _signing_header(signing.TIMESTAMP_HEADER, "Unix seconds when the request was signed."),
+    _signing_header(signing.NONCE_HEADER, "16-64 of `A-Za-z0-9_-`, new for every request."),
+    _signing_header(
+        signing.SIGNATURE_HEADER,
+        "Hex HMAC-SHA256 over `timestamp\\nnonce\\nMETHOD\\npath?query\\nsha256(body)`.",
+    ),
+)
+
+
+@raises(
+    signing.SignatureInvalid,
+    signing.RequestExpired,
+    signing.Replayed,
+    signing.HotlineNotConfigured,
+)
+async def signed_call(
+    request: Request,
+    _key: Annotated[str | None, Security(_SIGNING[0])],
+    _timestamp: Annotated[str | None, Security(_SIGNING[1])],
+    _nonce: Annotated[str | None, Security(_SIGNING[2])],
+    _signature: Annotated[str | None, Security(_SIGNING[3])],
+) -> SignedCall:
     """The verified call-centre request; 401 `hotline-signature-invalid`, `-request-expired` or
     `-replay`, or 503 `hotline-not-configured`. The body is read once and kept for the handler."""
     keys = signing.configured_keys()
@@ -196,6 +234,7 @@ class Speech(BaseModel):
 
 
 @router.post("/ivr/verify", summary="The caller proves themselves (card last 4 + PIN)")
+@raises(IvrVerificationFailed, WrongPin, PinNotSet, CardLocked, RateLimited)
 async def ivr_verify(session: Session, body: IvrVerifyIn, response: Response) -> IvrVerified:
     """An IVR session for the caller whose number, card ending and PIN match. Refusals carry
     `speech`: 401 `ivr-verification-failed` (number or card ending), 401 `wrong-pin` (with
@@ -260,6 +299,7 @@ class IvrCaller:
         return self.session.resident_id
 
 
+@raises(IvrSessionExpired)
 async def ivr_caller(
     session: Session, token: Annotated[str | None, Security(_ivr_token)]
 ) -> IvrCaller:
@@ -370,6 +410,7 @@ class RatingIn(BaseModel):
 
 
 @router.post("/tickets", status_code=status.HTTP_201_CREATED, summary="File a ticket")
+@raises(ResidentNotFound)
 async def file_ticket(session: Session, body: TicketIn) -> tickets.TicketOut:
     """Numbered `WJyyyymmdd-NNNNNN` (local date, a sequence per day), status `open`."""
     resident_id = body.resident_id
@@ -392,11 +433,13 @@ async def file_ticket(session: Session, body: TicketIn) -> tickets.TicketOut:
 
 
 @router.get("/tickets/{number}", summary="A ticket and its history")
+@raises(TicketNotFound)
 async def read_ticket(session: Session, number: TicketNumber) -> tickets.TicketOut:
     return await tickets.get_ticket(session, number=number)
 
 
 @router.post("/tickets/{number}/status", summary="Move a ticket along")
+@raises(TicketNotFound, TicketTransitionInvalid)
 async def change_ticket_status(
     session: Session, number: TicketNumber, body: StatusIn
 ) -> tickets.TicketOut:
@@ -408,6 +451,7 @@ async def change_ticket_status(
 
 
 @router.post("/tickets/{number}/rating", summary="The caller's satisfaction (1–5)")
+@raises(TicketAlreadyRated, TicketNotClosed)
 async def rate_ticket(session: Session, number: TicketNumber, body: RatingIn) -> tickets.TicketOut:
     """Once, after the ticket is closed: 409 `ticket-not-closed` or `ticket-already-rated`."""
     ticket = await tickets.rate_ticket(session, number=number, rating=body.rating)

@@ -36,13 +36,21 @@ import points
 from api.deps import Session
 from channels.kiosk import devices, receipts, sessions
 from channels.kiosk.devices import AuthenticatedKiosk
-from channels.kiosk.errors import CardRejected, KioskCannotTakePayment, KioskSessionExpired
+from channels.kiosk.errors import (
+    CardRejected,
+    KioskCannotTakePayment,
+    KioskSessionExpired,
+    KioskUnauthenticated,
+)
 from channels.kiosk.sessions import KioskSession
 from citizen_card import CardLocked, CardOut, CardStatus, InvalidChipUid, WrongPin, cards, pins
+from citizen_card.errors import CardNotUsable
 from core import clock
-from core.ratelimit import hit
+from core.ratelimit import RateLimited, hit
 from core.redis import get_redis
 from identity import activity, residents
+from mobile_contract.problems import raises
+from points.errors import RedemptionNotFound
 from points.schemas.rewards import RedemptionOut, RewardList
 from points.schemas.views import HistoryPage, PointsSummary
 
@@ -72,6 +80,7 @@ _session_token = APIKeyHeader(
 # --- who is calling --------------------------------------------------------------------------
 
 
+@raises(KioskUnauthenticated)
 async def current_kiosk(
     session: Session, authorization: Annotated[str | None, Security(_kiosk_credentials)]
 ) -> AuthenticatedKiosk:
@@ -95,6 +104,7 @@ class KioskCaller:
         return self.session.resident_id
 
 
+@raises(KioskSessionExpired)
 async def kiosk_resident(
     session: Session,
     kiosk: CurrentKiosk,
@@ -157,7 +167,8 @@ class KioskSessionOut(BaseModel):
 
 
 @router.post("/sessions", status_code=status.HTTP_201_CREATED, summary="Start a card session")
-async def start_session(
+@raises(CardRejected, WrongPin, CardNotUsable, CardLocked, RateLimited)
+async def kiosk_start_session(
     session: Session, kiosk: CurrentKiosk, body: SessionIn, response: Response
 ) -> KioskSessionOut:
     """The card's PIN checked (5 wrong in a row lock the card: 423 `card-locked`); a wrong PIN
@@ -205,7 +216,7 @@ async def start_session(
 @router.delete(
     "/sessions/current", status_code=status.HTTP_204_NO_CONTENT, summary="End the card session"
 )
-async def end_session(session: Session, caller: AtKiosk) -> None:
+async def kiosk_end_session(session: Session, caller: AtKiosk) -> None:
     await _footprint(session, caller, "kiosk.session_end")
     await sessions.end(get_redis(), token=caller.token)
 
@@ -214,14 +225,14 @@ async def end_session(session: Session, caller: AtKiosk) -> None:
 
 
 @router.get("/me/points", summary="Balance and points expiring within 30 days")
-async def my_points(session: Session, caller: AtKiosk) -> PointsSummary:
+async def kiosk_points(session: Session, caller: AtKiosk) -> PointsSummary:
     summary = await points.points_summary(session, resident_id=caller.resident_id)
     await _footprint(session, caller, "points.balance")
     return summary
 
 
 @router.get("/me/points/history", summary="Points history, a page at a time")
-async def my_points_history(
+async def kiosk_points_history(
     session: Session,
     caller: AtKiosk,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
@@ -240,7 +251,7 @@ async def my_points_history(
 
 
 @router.get("/rewards", summary="Rewards that can be redeemed now")
-async def rewards(session: Session, caller: AtKiosk) -> RewardList:
+async def kiosk_rewards(session: Session, caller: AtKiosk) -> RewardList:
     listed = RewardList(rewards=await points.list_rewards(session))
     await _footprint(session, caller, "rewards.list")
     return listed
@@ -256,7 +267,8 @@ class RedeemIn(BaseModel):
     summary="Redeem a reward",
     responses={200: {"description": "A replay of an earlier request with the same key"}},
 )
-async def redeem(
+@raises(KioskCannotTakePayment)
+async def kiosk_redeem(
     session: Session,
     request: Request,
     caller: AtKiosk,
@@ -303,7 +315,7 @@ async def redeem(
 
 
 @router.post("/me/card/report-lost", summary="Report the card lost (ends the session)")
-async def report_lost(session: Session, caller: AtKiosk) -> CardOut:
+async def kiosk_report_lost(session: Session, caller: AtKiosk) -> CardOut:
     """The card in this session stops working at once; points stay with the resident."""
     card = await cards.report_lost(
         session,
@@ -326,7 +338,7 @@ ReceiptWidth = Annotated[
 
 
 @router.get("/me/receipts/balance", summary="A balance receipt", response_class=PlainTextResponse)
-async def balance_receipt(
+async def kiosk_balance_receipt(
     session: Session, caller: AtKiosk, width: ReceiptWidth = NARROW
 ) -> PlainTextResponse:
     summary = await points.points_summary(session, resident_id=caller.resident_id)
@@ -346,7 +358,8 @@ async def balance_receipt(
     summary="A redemption receipt",
     response_class=PlainTextResponse,
 )
-async def redemption_receipt(
+@raises(RedemptionNotFound)
+async def kiosk_redemption_receipt(
     session: Session,
     caller: AtKiosk,
     redemption_id: uuid.UUID,

@@ -33,7 +33,9 @@ from core.settings import get_settings
 from identity import activity, activity_reads, residents, sessions
 from identity.errors import InsufficientScope, SessionNotFound
 from identity.schemas import SessionOut
+from mobile_contract.problems import raises
 from notifications import inbox
+from notifications.errors import InboxItemNotFound
 from notifications.schemas import InboxItemOut
 from points.schemas.views import HistoryItem
 
@@ -62,6 +64,7 @@ class WrongChannel(DomainError):
         super().__init__(detail, channel=channel)
 
 
+@raises(WrongChannel, InsufficientScope)
 async def _tv_box(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     if principal.channel != TV_CHANNEL:
         raise WrongChannel("These screens are for TV boxes paired with the app.", channel="tv")
@@ -88,7 +91,7 @@ class TvBoxOut(BaseModel):
 
 
 @router.get("/home", summary="Home screen")
-async def home(session: Session, tv: TvBox) -> screens.HomeScreen:
+async def tv_home(session: Session, tv: TvBox) -> screens.HomeScreen:
     """Masked name, points, what lapses within 30 days, the three newest notices, the tiles."""
     profile = await residents.profile(session, resident_id=tv.resident_id)
     summary = await points.points_summary(session, resident_id=tv.resident_id)
@@ -104,7 +107,7 @@ async def home(session: Session, tv: TvBox) -> screens.HomeScreen:
 
 
 @router.get("/more", summary="Account actions (QR codes to the app)")
-async def more(session: Session, tv: TvBox) -> screens.MoreScreen:
+async def tv_more(session: Session, tv: TvBox) -> screens.MoreScreen:
     """Notification settings, reporting the card lost, signing out elsewhere: done on the phone."""
     language = await _language(session, tv)
     await _footprint(session, tv, "tv.more")
@@ -112,7 +115,7 @@ async def more(session: Session, tv: TvBox) -> screens.MoreScreen:
 
 
 @router.get("/points/history", summary="Points history, six a page")
-async def points_history(
+async def tv_points_history(
     session: Session, tv: TvBox, page: PageNumber = 1
 ) -> screens.HistoryScreen:
     language = await _language(session, tv)
@@ -129,7 +132,7 @@ async def points_history(
 
 
 @router.get("/rewards", summary="Rewards, six a page, each with a QR code to redeem in the app")
-async def rewards(session: Session, tv: TvBox, page: PageNumber = 1) -> screens.RewardsScreen:
+async def tv_rewards(session: Session, tv: TvBox, page: PageNumber = 1) -> screens.RewardsScreen:
     language = await _language(session, tv)
     catalogue = await points.list_rewards(session)
     await _footprint(session, tv, "tv.rewards", page=page)
@@ -137,7 +140,7 @@ async def rewards(session: Session, tv: TvBox, page: PageNumber = 1) -> screens.
 
 
 @router.get("/inbox", summary="Notices, six a page")
-async def notices(session: Session, tv: TvBox, page: PageNumber = 1) -> screens.InboxScreen:
+async def tv_inbox(session: Session, tv: TvBox, page: PageNumber = 1) -> screens.InboxScreen:
     unread = 0
 
     async def fetch(cursor: str | None, limit: int) -> tuple[list[InboxItemOut], str | None]:
@@ -154,7 +157,8 @@ async def notices(session: Session, tv: TvBox, page: PageNumber = 1) -> screens.
 
 
 @router.post("/inbox/{item_id}/read", summary="Open a notice (marks it read)")
-async def open_notice(item_id: uuid.UUID, session: Session, tv: TvBox) -> screens.Notice:
+@raises(InboxItemNotFound)
+async def tv_open_notice(item_id: uuid.UUID, session: Session, tv: TvBox) -> screens.Notice:
     """Another resident's notice, or none, is 404."""
     item = await inbox.mark_read(session, resident_id=tv.resident_id, item_id=item_id)
     await _footprint(session, tv, "tv.inbox_read", notice_id=str(item_id))
@@ -181,6 +185,7 @@ async def my_tv_boxes(session: Session, me: CurrentResident) -> list[TvBoxOut]:
 @pairing_router.delete(
     "/{session_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Unpair a TV box"
 )
+@raises(SessionNotFound)
 async def unpair_tv_box(session_id: uuid.UUID, session: Session, me: CurrentResident) -> None:
     """Ends the box's session: its tokens are refused at once. Only the resident's own live TV
     boxes; any other id (another resident's, a phone's session, one already unpaired) is 404."""

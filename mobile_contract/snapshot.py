@@ -1,0 +1,26 @@
+"""The committed snapshot of the contract: `mobile_contract/openapi.json`.
+
+Written with sorted keys and two-space indents, so the file changes only where the contract
+does, and a review of its diff is a review of what client teams will see."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SNAPSHOT = Path(__file__).with_name("openapi.json")
+REGENERATE = "wujiang contract export"
+
+
+def render(document: dict[str, Any]) -> str:
+    """The document as the snapshot stores it."""
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A contract from a file; ValueError when it is not a JSON object."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(document, dict):
+        raise ValueError(f"{path} does not hold a JSON object")
+    return document

@@ -49,6 +49,7 @@ from core.settings import Settings, get_settings
 from identity.keys import forget_cached_keys
 from ledger.service.accounts import forget_cached_accounts
 from migrations.models import metadata
+from tests.contract_conformance import Conformance
 from tests.helpers import bypass_append_only
 
 TEST_LEDGER_HASH_KEY = "test-ledger-hash-key-0123456789"
@@ -320,23 +321,33 @@ def app(settings: Settings, session: AsyncSession) -> FastAPI:
     return app
 
 
+@pytest.fixture(scope="session")
+def conformance(settings: Settings) -> Conformance:
+    """The contract's checks, run on every response the HTTP clients below receive."""
+    return Conformance(create_app(settings).openapi())
+
+
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: FastAPI, conformance: Conformance) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://test",
+        event_hooks={"response": [conformance.check]},
     ) as client:
         yield client
 
 
 @pytest.fixture
 async def committed_client(
-    settings: Settings, committed_db: Database
+    settings: Settings, committed_db: Database, conformance: Conformance
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client on an app with real request transactions (no shared test session): for
     requests that must run concurrently, each in its own unit of work."""
     app = create_app(settings)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://test",
+        event_hooks={"response": [conformance.check]},
     ) as client:
         yield client
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Literal
 
 from core import clock
-from core.errors import DomainError
+from core.errors import DomainError, members
 
 PinRule = Literal["format", "same-digit", "sequence", "repeating", "card-number", "birthday"]
 
@@ -49,6 +49,7 @@ class CardNotUsable(CardError):
     type = "card-not-usable"
     title = "The card cannot be used"
     status = 409
+    example_extensions = members(status="reported_lost")
 
     def __init__(self, detail: str, *, status: str) -> None:
         super().__init__(detail, card_status=status)
@@ -63,6 +64,7 @@ class CardLocked(CardError):
     type = "card-locked"
     title = "The card is locked after too many wrong PINs"
     status = 423
+    example_extensions = members(locked_until="2026-12-04T09:30:00Z")
 
     def __init__(self, detail: str, *, locked_until: datetime, keeps_changes: bool = False) -> None:
         wait = max(1, int((locked_until - clock.now()).total_seconds()))
@@ -78,6 +80,7 @@ class WrongPin(CardError):
     type = "wrong-pin"
     title = "The card PIN is not correct"
     status = 401
+    example_extensions = members(attempts_left=3)
     keeps_changes = True
 
     def __init__(self, detail: str, *, attempts_left: int) -> None:
@@ -107,6 +110,7 @@ class WeakPin(CardError):
     type = "weak-pin"
     title = "The PIN is too easy to guess"
     status = 422
+    example_extensions = members(reason="repeated")
 
     def __init__(self, detail: str, *, reason: PinRule) -> None:
         super().__init__(detail, reason=reason)
@@ -131,6 +135,7 @@ class AssuranceTooLow(CardError):
     type = "assurance-too-low"
     title = "Verify your real name first"
     status = 403
+    example_extensions = members(required="real_name")
 
     def __init__(self, detail: str, *, required: str) -> None:
         super().__init__(detail, required=required)

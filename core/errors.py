@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 PROBLEM_TYPE_PREFIX = "urn:wujiang:problem:"
@@ -13,12 +15,20 @@ VALIDATION_PROBLEM_TITLE = "The request is not valid"
 OAUTH_PATH_PREFIX = "/oauth2/"
 
 
+def members(**extensions: Any) -> Mapping[str, Any]:
+    """Extension members for `DomainError.example_extensions`, read-only."""
+    return MappingProxyType(extensions)
+
+
 class DomainError(Exception):
     """A refusal the caller can act on. Rendered by the edges as problem+json."""
 
     type: ClassVar[str] = "domain-error"
     title: ClassVar[str] = "The request could not be carried out"
     status: ClassVar[int] = 400
+    # Extension members as the contract's example of this refusal shows them (their names and
+    # the shape of their values; the values themselves are made up).
+    example_extensions: ClassVar[Mapping[str, Any]] = MappingProxyType({})
     # Most refusals undo the whole unit of work. A few must keep what was written before them:
     # a refresh token replayed by a thief revokes the session, a wrong PIN counts towards a lock.
     keeps_changes: bool = False

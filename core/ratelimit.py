@@ -17,7 +17,7 @@ import secrets
 from redis.asyncio import Redis
 
 from core import clock
-from core.errors import DomainError
+from core.errors import DomainError, members
 
 KEY_PREFIX = "rl:"
 
@@ -28,6 +28,7 @@ class RateLimited(DomainError):
     type = "rate-limited"
     title = "Too many requests"
     status = 429
+    example_extensions = members(retry_after=42)
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail, retry_after=retry_after)

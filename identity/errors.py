@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from core.errors import DomainError
+from core.errors import DomainError, members
 
 IdNumberRule = Literal[
     "legacy-15-digit", "length", "characters", "region", "birth-date", "check-character"
@@ -27,6 +27,7 @@ class InvalidIdNumber(IdentityError):
     type = "invalid-id-number"
     title = "The resident ID number is not valid"
     status = 422
+    example_extensions = members(reason="check-character")
 
     def __init__(self, detail: str, *, reason: IdNumberRule) -> None:
         super().__init__(detail, reason=reason)
@@ -44,6 +45,7 @@ class ResendTooSoon(IdentityError):
     type = "otp-resend-too-soon"
     title = "A code was sent moments ago"
     status = 429
+    example_extensions = members(retry_after=38)
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail, retry_after=retry_after)
@@ -64,6 +66,7 @@ class WrongCode(IdentityError):
     type = "otp-wrong"
     title = "The code is not correct"
     status = 400
+    example_extensions = members(attempts_left=3)
 
     def __init__(self, detail: str, *, attempts_left: int) -> None:
         super().__init__(detail, attempts_left=attempts_left)
@@ -76,6 +79,7 @@ class TooManyAttempts(IdentityError):
     type = "otp-locked"
     title = "Too many wrong codes"
     status = 429
+    example_extensions = members(retry_after=600)
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail, retry_after=retry_after)
@@ -115,6 +119,7 @@ class InvalidToken(IdentityError):
     type = "invalid-token"
     title = "The access token is not valid"
     status = 401
+    example_extensions = members(reason="expired")
 
     def __init__(self, detail: str, *, reason: TokenRefusal) -> None:
         super().__init__(detail, reason=reason)
@@ -216,6 +221,7 @@ class InsufficientScope(IdentityError):
     type = "insufficient-scope"
     title = "The token does not allow this"
     status = 403
+    example_extensions = members(scope="profile")
 
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": 'Bearer realm="wujiang", error="insufficient_scope"'}
@@ -250,6 +256,7 @@ class InsufficientRole(IdentityError):
     type = "insufficient-role"
     title = "The staff member may not do this here"
     status = 403
+    example_extensions = members(role="awarder", community="songling")
 
 
 # --- partner clients (OpenID Connect) ------------------------------------------------------------

@@ -60,6 +60,7 @@ def build(app: FastAPI) -> dict[str, Any]:
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
             _document_refusals(operation, by_operation[(method, path)], path)
+            _all_credentials_together(operation)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name in _FASTAPI_VALIDATION_SCHEMAS:
         schemas.pop(name, None)
@@ -105,6 +106,20 @@ def _document_refusals(operation: dict[str, Any], route: Any, path: str) -> None
         if str(status) in responses:
             raise ValueError(f"{route.path}: declare refusal {status} with @raises, not responses=")
         responses[str(status)] = problems.response(refusals)
+
+
+def _all_credentials_together(operation: dict[str, Any]) -> None:
+    """FastAPI lists each credential a route checks as an alternative (`[{A}, {B}]`, "A or
+    B"); a route needs all of them (`[{A, B}]`). An empty requirement (`{}`, added through
+    `openapi_extra`) stays an alternative: the credentials are optional."""
+    requirements = operation.get("security")
+    if not requirements or len([r for r in requirements if r]) < 2:
+        return
+    merged: dict[str, list[str]] = {}
+    for requirement in requirements:
+        for name, scopes in requirement.items():
+            merged.setdefault(name, []).extend(s for s in scopes if s not in merged[name])
+    operation["security"] = [merged] + ([{}] if {} in requirements else [])
 
 
 _CAMEL = re.compile(r"^[a-z][A-Za-z0-9]*$")

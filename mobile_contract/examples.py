@@ -14,6 +14,9 @@ _NO_EXAMPLE = object()
 def lift_examples(document: dict[str, Any]) -> None:
     """Give every JSON request body and 2xx response without an example its schema's."""
     schemas = document.get("components", {}).get("schemas", {})
+    for schema in schemas.values():
+        for example in schema.get("examples", []):
+            restore_nulls(example, schema, schemas)
     for item in document.get("paths", {}).values():
         for operation in item.values():
             for media in _json_media(operation):
@@ -21,7 +24,7 @@ def lift_examples(document: dict[str, Any]) -> None:
                     continue
                 found = example_of(media.get("schema", {}), schemas)
                 if found is not _NO_EXAMPLE:
-                    media["example"] = found
+                    media["example"] = restore_nulls(found, media.get("schema", {}), schemas)
 
 
 def example_of(schema: dict[str, Any], schemas: dict[str, Any], depth: int = 0) -> Any:
@@ -66,6 +69,46 @@ def _object_example(schema: dict[str, Any], schemas: dict[str, Any], depth: int)
         elif name in required:
             return _NO_EXAMPLE
     return built
+
+
+def restore_nulls(example: Any, schema: dict[str, Any], schemas: dict[str, Any]) -> Any:
+    """`example` with the nulls FastAPI's document leaves out put back: a required property that
+    may be null and is missing was null in the model's example (the document is written without
+    any null value). Changes `example` in place, and returns it."""
+    schema = _resolved(schema, schemas)
+    if isinstance(example, list):
+        items = schema.get("items", {})
+        for item in example:
+            restore_nulls(item, items, schemas)
+    elif isinstance(example, dict):
+        properties = schema.get("properties", {})
+        for name in schema.get("required", []):
+            if name not in example and _nullable(properties.get(name, {}), schemas):
+                example[name] = None
+        for name, value in example.items():
+            if name in properties:
+                restore_nulls(value, properties[name], schemas)
+    return example
+
+
+def _resolved(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """The schema behind `$ref`s and a lone non-null variant (`Model | None`)."""
+    for _ in range(8):
+        if "$ref" in schema:
+            schema = schemas.get(schema["$ref"].rsplit("/", 1)[-1], {})
+            continue
+        variants = [v for v in schema.get("anyOf", []) if v.get("type") != "null"]
+        if len(variants) == 1 and "properties" not in schema:
+            schema = variants[0]
+            continue
+        break
+    return schema
+
+
+def _nullable(schema: dict[str, Any], schemas: dict[str, Any]) -> bool:
+    if schema.get("type") == "null" or "null" in (schema.get("type") or []):
+        return True
+    return any(_nullable(v, schemas) for v in schema.get("anyOf", []) + schema.get("oneOf", []))
 
 
 def has_example(value: Any) -> bool:

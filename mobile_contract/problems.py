@@ -77,6 +77,7 @@ def refusal(error: type[DomainError], path: str, *, oauth: bool) -> Refusal:
         oauth_body = {"error": oauth_error, "error_description": detail}
         return Refusal(error.status, error.type, error.title, OAUTH_MEDIA_TYPE, oauth_body)
     body: dict[str, Any] = {
+        **error.example_extensions,
         "type": error.type_uri(),
         "title": error.title,
         "status": error.status,

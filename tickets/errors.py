@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import DomainError
+from core.errors import DomainError, members
 
 
 class TicketError(DomainError):
@@ -24,6 +24,7 @@ class TicketTransitionInvalid(TicketError):
     type = "ticket-transition-invalid"
     title = "The ticket cannot move to that status"
     status = 409
+    example_extensions = members(from_status="closed", to_status="in_progress")
 
     def __init__(self, detail: str, *, from_status: str, to_status: str) -> None:
         super().__init__(detail, from_status=from_status, to_status=to_status)

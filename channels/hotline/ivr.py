@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 
 from citizen_card.errors import CardLocked, CardNotFound, CardNotUsable, PinNotSet, WrongPin
 from core import clock
-from core.errors import DomainError
+from core.errors import DomainError, members
 from core.ratelimit import RateLimited
 from core.settings import get_settings
 
@@ -50,6 +50,7 @@ class IvrVerificationFailed(IvrError):
     type = "ivr-verification-failed"
     title = "The caller could not be verified"
     status = 401
+    example_extensions = members(speech="验证未通过，请核对市民卡卡号后四位后重新输入。")
 
 
 class IvrSessionExpired(IvrError):

@@ -12,19 +12,20 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Session, get_session
+from api.pagination import Paging
 from api.principal import CurrentResident
+from api.routing import contract_router
 from core import clock
 from core.settings import get_settings
 from identity import activity, activity_reads
-from identity.activity_reads import MAX_ACTIVITY_PAGE, ActivityPage, InvalidActivityQuery
-from mobile_contract.problems import raises
+from identity.activity_reads import ActivityPage
 
-router = APIRouter(prefix="/v1/me/activity", tags=["app"])
+router = contract_router(prefix="/v1/me/activity", tags=["app"])
 
 # The export reads while the response streams, after the request's own transaction has committed
 # (`Session` commits before the response is sent): this session stays open until the last byte.
@@ -32,12 +33,10 @@ StreamSession = Annotated[AsyncSession, Depends(get_session)]
 
 
 @router.get("", summary="My digital footprint")
-@raises(InvalidActivityQuery)
 async def my_activity(
     session: Session,
     me: CurrentResident,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_ACTIVITY_PAGE)] = 20,
+    page: Paging,
     channel: Annotated[
         str | None,
         Query(pattern=r"^[a-z]{1,16}$", description="Only this channel: app, kiosk, tv, hotline."),
@@ -45,7 +44,7 @@ async def my_activity(
 ) -> ActivityPage:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
     return await activity_reads.page(
-        session, resident_id=me.resident_id, cursor=cursor, limit=limit, channel=channel
+        session, resident_id=me.resident_id, cursor=page.cursor, limit=page.limit, channel=channel
     )
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import Depends, Request, status
 from pydantic import BaseModel, Field
 
 from api.deps import Session, caller_bucket
 from api.principal import Principal, current_principal
+from api.routing import contract_router
 from core.ratelimit import hit
 from core.redis import get_redis
 from core.settings import get_settings
@@ -20,7 +21,7 @@ from identity.schemas import TokenResponse
 from identity.sms import sms_sender
 from mobile_contract.problems import raises
 
-router = APIRouter(prefix="/v1/auth", tags=["app"])
+router = contract_router(prefix="/v1/auth", tags=["app"])
 
 APP_SCOPE = "profile sessions points:read"
 SIGN_IN = "sign-in"

@@ -12,13 +12,14 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import segno
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from api import authorize_pages as pages
 from api.deps import Session, caller_bucket
-from api.principal import CurrentResident
+from api.principal import CurrentResident, OptionalResidentKey
+from api.routing import contract_router
 from core.crypto import mask_phone
 from core.errors import DomainError
 from core.ratelimit import RateLimited, hit
@@ -49,8 +50,8 @@ from identity.errors import (
 from identity.sms import sms_sender
 from mobile_contract.problems import raises
 
-router = APIRouter(prefix="/oauth2", tags=["partner"])
-app_router = APIRouter(prefix="/v1/me/qr-logins", tags=["app"])
+router = contract_router(prefix="/oauth2", tags=["partner"])
+app_router = contract_router(prefix="/v1/me/qr-logins", tags=["app"])
 
 WEB_COOKIE = "wj_web"
 BIND_COOKIE = "wj_bind"  # binds pending requests (and their forms) to this browser
@@ -436,7 +437,10 @@ async def preview_qr_login(
 @app_router.post("/{ticket}")
 @raises(LoginTicketNotFound, LoginTicketAnswered, LoginTicketExpired)
 async def answer_qr_login(
-    ticket: Annotated[str, Path(max_length=64)], body: QrAnswer, me: CurrentResident
+    ticket: Annotated[str, Path(max_length=64)],
+    body: QrAnswer,
+    me: CurrentResident,
+    _key: Annotated[str | None, OptionalResidentKey],
 ) -> QrLoginOut:
     """Approve (or deny) signing in on the browser that shows this QR code; the answer says
     which partner it is for and what it asks for."""

@@ -6,12 +6,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import Depends, Response, status
 from pydantic import BaseModel
 
 import points
 from api.deps import Session
-from api.principal import CurrentResident, CurrentStaff, StaffPrincipal, require_staff
+from api.idempotency import idempotent
+from api.pagination import Paging
+from api.principal import CurrentResident, CurrentStaff, StaffKey, StaffPrincipal, require_staff
+from api.routing import contract_router
 from identity.models import StaffRole
 from ledger.errors import IdempotencyConflict, ReversalExceedsRemaining
 from mobile_contract.problems import raises
@@ -35,26 +38,21 @@ from points.errors import (
 from points.schemas.awards import (
     AwardIn,
     AwardOut,
+    AwardPage,
     DecisionIn,
     EarnCodeOut,
     FlagOut,
+    FlagPage,
     Note,
     ReversalIn,
     StaffActor,
 )
 
-router = APIRouter(tags=["staff"])
+router = contract_router(tags=["staff"])
 
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Unique per award: a retry with the same key replays the first result.",
-    ),
-]
-Approver = Annotated[StaffPrincipal, Depends(require_staff(StaffRole.APPROVER))]
+approver = require_staff(StaffRole.APPROVER)
+Approver = Annotated[StaffPrincipal, Depends(approver)]
+OptionalApproverKey = idempotent(approver, required=False)
 
 
 class FlagReview(BaseModel):
@@ -72,12 +70,7 @@ async def earning_code(resident: CurrentResident, response: Response) -> EarnCod
     return points.issue_earn_code(resident.resident_id)
 
 
-@router.post(
-    "/v1/staff/awards",
-    status_code=status.HTTP_201_CREATED,
-    summary="Award points",
-    responses={200: {"description": "A replay of an earlier request with the same key"}},
-)
+@router.post("/v1/staff/awards", status_code=status.HTTP_201_CREATED, summary="Award points")
 @raises(
     NotCertifier,
     UnknownBehaviour,
@@ -95,32 +88,31 @@ async def award_points(
     body: AwardIn,
     session: Session,
     staff: CurrentStaff,
-    idempotency_key: IdempotencyKey,
-    response: Response,
+    idempotency_key: Annotated[str, StaffKey],
 ) -> AwardOut:
     """Award points for a behaviour the staff member certifies: `pending` if it needs an
-    approver, else `posted`. A replay answers 200 with the first result."""
-    result = await points.award(
+    approver, else `posted`."""
+    return await points.award(
         session, request=body, staff=_actor(staff), idempotency_key=idempotency_key
     )
-    if result.replayed:
-        response.status_code = status.HTTP_200_OK
-    return result
 
 
 @router.get("/v1/staff/awards/pending", summary="Awards waiting for approval")
-async def pending_awards(
-    session: Session,
-    approver: Approver,
-    limit: Annotated[int, Query(ge=1, le=200)] = 100,
-) -> list[AwardOut]:
-    return await points.pending_awards(session, approver=_actor(approver), limit=limit)
+async def pending_awards(session: Session, approver: Approver, page: Paging) -> AwardPage:
+    """The maker-checker queue of the approver's communities, oldest first."""
+    return await points.pending_awards(
+        session, approver=_actor(approver), cursor=page.cursor, limit=page.limit
+    )
 
 
 @router.post("/v1/staff/awards/{award_id}/approve", summary="Approve an award")
 @raises(SelfApproval, AwardNotFound, AwardNotPending)
 async def approve_award(
-    award_id: uuid.UUID, session: Session, approver: Approver, body: DecisionIn | None = None
+    award_id: uuid.UUID,
+    session: Session,
+    approver: Approver,
+    _key: Annotated[str | None, OptionalApproverKey],
+    body: DecisionIn | None = None,
 ) -> AwardOut:
     return await points.approve_award(
         session,
@@ -133,7 +125,11 @@ async def approve_award(
 @router.post("/v1/staff/awards/{award_id}/reject", summary="Reject an award, with a reason")
 @raises(SelfApproval, AwardNotPending)
 async def reject_award(
-    award_id: uuid.UUID, session: Session, approver: Approver, body: DecisionIn
+    award_id: uuid.UUID,
+    session: Session,
+    approver: Approver,
+    body: DecisionIn,
+    _key: Annotated[str | None, OptionalApproverKey],
 ) -> AwardOut:
     return await points.reject_award(
         session, award_id=award_id, approver=_actor(approver), reason=body.reason
@@ -143,7 +139,11 @@ async def reject_award(
 @router.post("/v1/staff/awards/{award_id}/reversal", summary="Reverse all or part of an award")
 @raises(AwardNotFound, AwardNotReversible, IdempotencyConflict, ReversalExceedsRemaining)
 async def reverse_award(
-    award_id: uuid.UUID, session: Session, approver: Approver, body: ReversalIn
+    award_id: uuid.UUID,
+    session: Session,
+    approver: Approver,
+    body: ReversalIn,
+    _key: Annotated[str | None, OptionalApproverKey],
 ) -> AwardOut:
     """Take points back with a reason. Refused with `reversal-exceeds-remaining` (and how much
     remains) when they were already spent or expired; a retry replays the reversal."""
@@ -158,20 +158,26 @@ async def reverse_award(
 
 @router.get("/v1/staff/flags", summary="Fraud signals to review")
 async def fraud_flags(
-    session: Session,
-    approver: Approver,
-    reviewed: bool = False,
-    limit: Annotated[int, Query(ge=1, le=200)] = 100,
-) -> list[FlagOut]:
+    session: Session, approver: Approver, page: Paging, reviewed: bool = False
+) -> FlagPage:
+    """Signals in the approver's communities, newest first."""
     return await points.list_flags(
-        session, approver=_actor(approver), reviewed=reviewed, limit=limit
+        session,
+        approver=_actor(approver),
+        reviewed=reviewed,
+        cursor=page.cursor,
+        limit=page.limit,
     )
 
 
 @router.post("/v1/staff/flags/{flag_id}/review", summary="Mark a flag reviewed")
 @raises(AwardNotFound)
 async def review_flag(
-    flag_id: uuid.UUID, session: Session, approver: Approver, body: FlagReview
+    flag_id: uuid.UUID,
+    session: Session,
+    approver: Approver,
+    body: FlagReview,
+    _key: Annotated[str | None, OptionalApproverKey],
 ) -> FlagOut:
     return await points.review_flag(
         session, flag_id=flag_id, approver=_actor(approver), note=body.note

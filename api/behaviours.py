@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 import points
 from api.deps import Session
+from api.routing import contract_router
 from mobile_contract.problems import raises
 from points.errors import NoBehaviourList
 from points.schemas.behaviours import CategoryName
 
-router = APIRouter(prefix="/v1/behaviours", tags=["app"])
+router = contract_router(prefix="/v1/behaviours", tags=["app"])
 
 # A new version shows within a minute; the list changes a few times a year.
 CACHE_CONTROL = "public, max-age=60"

@@ -14,12 +14,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, status
+from fastapi import Body, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 import citizen_card
 from api.deps import Session
-from api.principal import CurrentResident, Principal, StaffPrincipal, require_staff
+from api.idempotency import idempotent
+from api.pagination import PageRequest, Paging, page_of
+from api.principal import (
+    CurrentResident,
+    OptionalResidentKey,
+    Principal,
+    ResidentKey,
+    StaffPrincipal,
+    require_staff,
+)
+from api.routing import contract_router
 from citizen_card.errors import (
     AssuranceTooLow,
     CardAlreadyActive,
@@ -41,10 +51,13 @@ from identity.models import StaffRole
 from identity.sms import sms_sender
 from mobile_contract.problems import raises
 
-router = APIRouter(prefix="/v1/me/cards", tags=["app"])
-staff_router = APIRouter(prefix="/v1/staff", tags=["staff"])
+router = contract_router(prefix="/v1/me/cards", tags=["app"])
+staff_router = contract_router(prefix="/v1/staff", tags=["staff"])
 
-CounterClerk = Annotated[StaffPrincipal, Depends(require_staff(StaffRole.COUNTER_CLERK))]
+counter_clerk = require_staff(StaffRole.COUNTER_CLERK)
+CounterClerk = Annotated[StaffPrincipal, Depends(counter_clerk)]
+ClerkKey = idempotent(counter_clerk, required=True)
+OptionalClerkKey = idempotent(counter_clerk, required=False)
 # Long enough for anything a person or reader could mean, short enough to refuse floods early;
 # what is in between is judged (and refused with its own problem type) by citizen_card.numbers.
 NumberText = Annotated[str, Field(min_length=1, max_length=128, examples=["3205 0012 3456 7890"])]
@@ -100,16 +113,18 @@ async def _footprint(
 
 
 @router.get("", summary="My cards")
-async def my_cards(session: Session, me: CurrentResident) -> list[citizen_card.CardOut]:
+async def my_cards(session: Session, me: CurrentResident, page: Paging) -> citizen_card.CardPage:
     """The resident's cards, newest first; numbers masked (`3205****1234`)."""
     found = await citizen_card.cards_of(session, resident_id=me.resident_id)
     await _footprint(session, me.resident_id, "list", {"cards": len(found)})
-    return found
+    return _cards_page(found, page)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Bind a card")
 @raises(AssuranceTooLow, CardAlreadyActive, CardTaken, InvalidCardNumber, InvalidChipUid)
-async def bind_card(body: CardIn, session: Session, me: CurrentResident) -> citizen_card.CardOut:
+async def bind_card(
+    body: CardIn, session: Session, me: CurrentResident, _key: Annotated[str, ResidentKey]
+) -> citizen_card.CardOut:
     """Bind the citizen card the resident holds (number and chip UID); needs a verified real
     name (assurance L2). A card reported lost is replaced by the new one."""
     bound = await citizen_card.bind(
@@ -128,16 +143,8 @@ async def bind_card(body: CardIn, session: Session, me: CurrentResident) -> citi
 async def report_my_card_lost(
     session: Session,
     me: CurrentResident,
+    _key: Annotated[str | None, OptionalResidentKey],
     body: Annotated[ReportLostIn | None, Body()] = None,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=200,
-            description="Accepted for symmetry: reporting a card lost twice answers the same.",
-        ),
-    ] = None,
 ) -> citizen_card.CardOut:
     """At once the card can no longer be used at kiosks or on the hotline. Without a body, the
     active card; reporting again answers the same."""
@@ -183,7 +190,12 @@ async def send_pin_reset_code(session: Session, me: CurrentResident) -> CodeSent
 
 @router.post("/pin-reset", status_code=status.HTTP_204_NO_CONTENT, summary="Reset my PIN")
 @raises(CodeExpired, AssuranceTooLow)
-async def reset_my_pin(body: PinResetIn, session: Session, me: CurrentResident) -> None:
+async def reset_my_pin(
+    body: PinResetIn,
+    session: Session,
+    me: CurrentResident,
+    _key: Annotated[str | None, OptionalResidentKey],
+) -> None:
     """A new PIN with the texted code (assurance L2 required); lifts a PIN lock."""
     await citizen_card.reset_pin_with_code(
         session,
@@ -203,10 +215,10 @@ async def reset_my_pin(body: PinResetIn, session: Session, me: CurrentResident) 
 
 @staff_router.get("/residents/{resident_id}/cards", summary="A resident's cards")
 async def resident_cards(
-    resident_id: uuid.UUID, session: Session, clerk: CounterClerk
-) -> list[citizen_card.CardOut]:
+    resident_id: uuid.UUID, session: Session, clerk: CounterClerk, page: Paging
+) -> citizen_card.CardPage:
     """The resident's cards, newest first; numbers masked."""
-    return await citizen_card.cards_of(session, resident_id=resident_id)
+    return _cards_page(await citizen_card.cards_of(session, resident_id=resident_id), page)
 
 
 @staff_router.post(
@@ -214,7 +226,11 @@ async def resident_cards(
 )
 @raises(ResidentNotFound, CardAlreadyActive)
 async def issue_card(
-    resident_id: uuid.UUID, body: CardIn, session: Session, clerk: CounterClerk
+    resident_id: uuid.UUID,
+    body: CardIn,
+    session: Session,
+    clerk: CounterClerk,
+    _key: Annotated[str, ClerkKey],
 ) -> citizen_card.CardOut:
     """Hand a new card to a resident who has no active card: it is bound and active at once."""
     return await citizen_card.issue(
@@ -233,7 +249,11 @@ async def issue_card(
     summary="Replace a card",
 )
 async def replace_card(
-    resident_id: uuid.UUID, body: CardIn, session: Session, clerk: CounterClerk
+    resident_id: uuid.UUID,
+    body: CardIn,
+    session: Session,
+    clerk: CounterClerk,
+    _key: Annotated[str, ClerkKey],
 ) -> citizen_card.CardOut:
     """A new card for the resident's active, frozen or lost one, which becomes `replaced`.
     Points and history are the resident's: nothing moves."""
@@ -256,16 +276,27 @@ async def one_card(
 
 @staff_router.get("/cards/{card_id}/events", summary="A card's history")
 async def card_events(
-    card_id: uuid.UUID, session: Session, clerk: CounterClerk
-) -> list[citizen_card.CardEventOut]:
-    """Every status change and PIN lock of the card: who, through which channel, why."""
-    return await citizen_card.history(session, card_id=card_id)
+    card_id: uuid.UUID, session: Session, clerk: CounterClerk, page: Paging
+) -> citizen_card.CardEventPage:
+    """Every status change and PIN lock of the card, oldest first: who, through which channel,
+    why."""
+    items, next_cursor = page_of(
+        await citizen_card.history(session, card_id=card_id),
+        key=lambda e: e.id.hex,
+        kind="e",
+        page=page,
+    )
+    return citizen_card.CardEventPage(items=items, next_cursor=next_cursor)
 
 
 @staff_router.post("/cards/{card_id}/freeze", summary="Freeze a card")
 @raises(CardNotFound, CardNotUsable)
 async def freeze_card(
-    card_id: uuid.UUID, body: ReasonIn, session: Session, clerk: CounterClerk
+    card_id: uuid.UUID,
+    body: ReasonIn,
+    session: Session,
+    clerk: CounterClerk,
+    _key: Annotated[str | None, OptionalClerkKey],
 ) -> citizen_card.CardOut:
     return await citizen_card.freeze(
         session, card_id=card_id, actor=citizen_card.staff_actor(clerk.subject), reason=body.reason
@@ -274,7 +305,11 @@ async def freeze_card(
 
 @staff_router.post("/cards/{card_id}/unfreeze", summary="Unfreeze a card")
 async def unfreeze_card(
-    card_id: uuid.UUID, body: ReasonIn, session: Session, clerk: CounterClerk
+    card_id: uuid.UUID,
+    body: ReasonIn,
+    session: Session,
+    clerk: CounterClerk,
+    _key: Annotated[str | None, OptionalClerkKey],
 ) -> citizen_card.CardOut:
     return await citizen_card.unfreeze(
         session, card_id=card_id, actor=citizen_card.staff_actor(clerk.subject), reason=body.reason
@@ -284,7 +319,11 @@ async def unfreeze_card(
 @staff_router.post("/cards/{card_id}/cancel", summary="Cancel a card")
 @raises(CardNotFound)
 async def cancel_card(
-    card_id: uuid.UUID, body: ReasonIn, session: Session, clerk: CounterClerk
+    card_id: uuid.UUID,
+    body: ReasonIn,
+    session: Session,
+    clerk: CounterClerk,
+    _key: Annotated[str | None, OptionalClerkKey],
 ) -> citizen_card.CardOut:
     return await citizen_card.cancel(
         session, card_id=card_id, actor=citizen_card.staff_actor(clerk.subject), reason=body.reason
@@ -294,7 +333,11 @@ async def cancel_card(
 @staff_router.post("/cards/{card_id}/unlock", summary="Lift a PIN lock")
 @raises(CardNotFound)
 async def unlock_card(
-    card_id: uuid.UUID, body: ReasonIn, session: Session, clerk: CounterClerk
+    card_id: uuid.UUID,
+    body: ReasonIn,
+    session: Session,
+    clerk: CounterClerk,
+    _key: Annotated[str | None, OptionalClerkKey],
 ) -> citizen_card.CardOut:
     """Clear the wrong-PIN count and lift the lock, before its 24 hours are up."""
     await citizen_card.unlock(
@@ -320,3 +363,10 @@ async def _assurance(session: Session, me: Principal) -> str:
     """The resident's assurance as it stands now, not as it stood when this token's session
     began: a resident who has just verified their real name can bind a card at once."""
     return (await residents.get(session, resident_id=me.resident_id)).assurance
+
+
+def _cards_page(cards: list[citizen_card.CardOut], page: PageRequest) -> citizen_card.CardPage:
+    items, next_cursor = page_of(
+        cards, key=lambda c: c.id.hex, kind="k", page=page, descending=True
+    )
+    return citizen_card.CardPage(items=items, next_cursor=next_cursor)

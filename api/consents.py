@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from api.deps import Session
+from api.pagination import Paging, page_of
 from api.principal import CurrentResident
+from api.routing import contract_router
+from core.pagination import time_key
 from core.redis import get_redis
 from identity import consents
 from identity.errors import ConsentNotFound
-from identity.schemas import ConsentOut
+from identity.schemas import ConsentPage
 from mobile_contract.problems import raises
 
-router = APIRouter(prefix="/v1/me/consents", tags=["app"])
+router = contract_router(prefix="/v1/me/consents", tags=["app"])
 
 
 @router.get("")
-async def my_consents(session: Session, resident: CurrentResident) -> list[ConsentOut]:
-    """The partners the resident allowed, and what each may receive."""
-    return await consents.list_for(session, resident_id=resident.resident_id)
+async def my_consents(session: Session, resident: CurrentResident, page: Paging) -> ConsentPage:
+    """The partners the resident allowed, and what each may receive; most recent first."""
+    items, next_cursor = page_of(
+        await consents.list_for(session, resident_id=resident.resident_id),
+        key=lambda c: time_key(c.granted_at, c.client_id),
+        kind="c",
+        page=page,
+        descending=True,
+    )
+    return ConsentPage(items=items, next_cursor=next_cursor)
 
 
 @router.delete("/{client_id}", status_code=204)

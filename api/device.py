@@ -11,14 +11,15 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 import segno
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.authorize_pages import device_page
 from api.deps import Session, caller_bucket
-from api.principal import CurrentResident, Principal
+from api.principal import CurrentResident, OptionalResidentKey, Principal
+from api.routing import contract_router
 from core.ratelimit import RateLimited, hit
 from core.redis import get_redis
 from identity import device_flow
@@ -34,7 +35,7 @@ from identity.schemas import DeviceRequest
 from mobile_contract.problems import raises
 
 # No prefix: the box's endpoints sit under /oauth2, the app's under /v1/me.
-router = APIRouter()
+router = contract_router()
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 # Guessing a live code among 20^8 at 10 tries per 5 minutes is hopeless; a resident typing
@@ -94,7 +95,11 @@ async def preview_device_request(
 @router.post("/v1/me/device-codes/{user_code}", tags=["app"])
 @raises(UserCodeNotFound, UserCodeAlreadyDecided, RateLimited)
 async def decide_device_request(
-    user_code: str, body: Decision, request: Request, me: CurrentResident
+    user_code: str,
+    body: Decision,
+    request: Request,
+    me: CurrentResident,
+    _key: Annotated[str | None, OptionalResidentKey],
 ) -> DeviceRequest:
     """Approve (pair the TV box with this account) or deny; a code is decided once."""
     await _count_guess(request, me)

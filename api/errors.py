@@ -10,9 +10,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from api.idempotency import Replay
 from core.errors import (
     OAUTH_PATH_PREFIX,
     PROBLEM_TYPE_PREFIX,
@@ -127,9 +128,15 @@ async def unhandled_error_handler(request: Request, exc: Exception) -> ProblemRe
     )
 
 
+async def replay_handler(request: Request, replay: Replay) -> Response:
+    """A retry with a remembered Idempotency-Key: the first request's answer, as it was."""
+    return replay.response()
+
+
 def register_error_handlers(app: FastAPI) -> None:
     """Install the handlers; the only place errors become HTTP responses."""
     # The decorator form accepts handlers typed for their own exception class.
+    app.exception_handler(Replay)(replay_handler)
     app.exception_handler(DomainError)(domain_error_handler)
     app.exception_handler(RequestValidationError)(validation_error_handler)
     app.exception_handler(HTTPException)(http_error_handler)

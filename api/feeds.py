@@ -13,11 +13,12 @@ import io
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.routing import contract_router
 from core.db import get_database
 from core.redis import get_redis
 from identity import client_credentials, clients, tokens
@@ -28,7 +29,7 @@ from points.errors import FeedBatchTooLarge, InvalidFeedBatch
 from points.schemas.feeds import SOURCE_PATTERN, FeedReport, FeedRow, FeedRowError
 from points.service import feed_parsing, feeds
 
-router = APIRouter(tags=["partner"])
+router = contract_router(tags=["partner"])
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="FeedToken",

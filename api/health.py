@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 from redis.asyncio import Redis
 
 from api.errors import problem
+from api.routing import contract_router
 from core.db import Database, get_database
 from core.errors import PROBLEM_TYPE_PREFIX
 from core.redis import get_redis
@@ -19,7 +20,7 @@ from core.redis import get_redis
 # Short enough for a load balancer's probe interval; a slower dependency counts as down.
 CHECK_TIMEOUT_SECONDS = 2.0
 
-router = APIRouter(tags=["health"])
+router = contract_router(tags=["health"])
 log = structlog.get_logger(__name__)
 
 

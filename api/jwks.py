@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from api.deps import Session
+from api.routing import contract_router
 from identity import keys
 
-router = APIRouter(tags=["partner"])
+router = contract_router(tags=["partner"])
 
 # Clients may cache the set for five minutes. A new key can sign tokens within a minute of a
 # rotation, so a client meeting a kid its cached set lacks should fetch the set again (as

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import status
 from pydantic import BaseModel, Field
 
 from api.deps import Session
-from api.principal import CurrentResident
+from api.pagination import Paging, page_of
+from api.principal import CurrentResident, OptionalResidentKey
+from api.routing import contract_router
+from core.pagination import time_key
 from core.redis import get_redis
 from core.settings import get_settings
 from identity import residents, sessions
@@ -21,11 +25,11 @@ from identity.errors import (
     WeakPassword,
 )
 from identity.otp import Language
-from identity.schemas import RealNameResult, ResidentProfile, SessionOut
+from identity.schemas import RealNameResult, ResidentProfile, SessionPage
 from identity.verification import real_name_verifier
 from mobile_contract.problems import raises
 
-router = APIRouter(prefix="/v1/me", tags=["app"])
+router = contract_router(prefix="/v1/me", tags=["app"])
 
 
 class RealNameIn(BaseModel):
@@ -54,7 +58,10 @@ async def my_profile(session: Session, me: CurrentResident) -> ResidentProfile:
 @router.post("/real-name")
 @raises(IdNumberTaken, InvalidIdNumber, RealNameMismatch, VerificationUnavailable)
 async def verify_my_real_name(
-    body: RealNameIn, session: Session, me: CurrentResident
+    body: RealNameIn,
+    session: Session,
+    me: CurrentResident,
+    _key: Annotated[str | None, OptionalResidentKey],
 ) -> RealNameResult:
     """Verify name and ID number (GB 11643 and the verification service): assurance L2."""
     return await residents.verify_real_name(
@@ -74,9 +81,16 @@ async def set_my_password(body: PasswordIn, session: Session, me: CurrentResiden
 
 
 @router.get("/sessions")
-async def my_sessions(session: Session, me: CurrentResident) -> list[SessionOut]:
-    """Where the resident is signed in (devices and channels)."""
-    return await sessions.list_sessions(session, subject=me.subject)
+async def my_sessions(session: Session, me: CurrentResident, page: Paging) -> SessionPage:
+    """Where the resident is signed in (devices and channels), most recently used first."""
+    items, next_cursor = page_of(
+        await sessions.list_sessions(session, subject=me.subject),
+        key=lambda s: time_key(s.last_used_at, s.id),
+        kind="s",
+        page=page,
+        descending=True,
+    )
+    return SessionPage(items=items, next_cursor=next_cursor)
 
 
 @router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -87,7 +101,9 @@ async def end_my_session(session_id: uuid.UUID, session: Session, me: CurrentRes
 
 
 @router.post("/sessions/revoke-all")
-async def sign_out_everywhere(session: Session, me: CurrentResident) -> SignedOut:
+async def sign_out_everywhere(
+    session: Session, me: CurrentResident, _key: Annotated[str | None, OptionalResidentKey]
+) -> SignedOut:
     """Sign out on every device, this one included."""
     ended = await sessions.revoke_all(session, get_redis(), subject=me.subject)
     return SignedOut(sessions_ended=ended)

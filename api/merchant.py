@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field
 
 import points
 from api.deps import Session
+from api.idempotency import idempotent
 from api.principal import StaffPrincipal, require_staff
-from api.rewards import IdempotencyKey
+from api.routing import contract_router
 from core import ratelimit
 from core.ratelimit import RateLimited
 from core.redis import get_redis
@@ -23,12 +24,14 @@ from mobile_contract.problems import raises
 from points.errors import RedemptionNotFound, VoucherNotUsable
 from points.schemas.rewards import VoucherView
 
-router = APIRouter(prefix="/v1/merchant/vouchers", tags=["staff"])
+router = contract_router(prefix="/v1/merchant/vouchers", tags=["staff"])
 
 LOOKUPS_PER_WINDOW = 30
 WINDOW_SECONDS = 60
 
-Cashier = Annotated[StaffPrincipal, Depends(require_staff(StaffRole.MERCHANT_CASHIER))]
+cashier_role = require_staff(StaffRole.MERCHANT_CASHIER)
+Cashier = Annotated[StaffPrincipal, Depends(cashier_role)]
+CashierKey = idempotent(cashier_role, required=True)
 
 
 class VoucherCodeIn(BaseModel):
@@ -62,7 +65,10 @@ async def verify_voucher(session: Session, cashier: Cashier, body: VoucherCodeIn
 @router.post("/consume", summary="Use a voucher")
 @raises(VoucherNotUsable)
 async def consume_voucher(
-    session: Session, cashier: Cashier, body: VoucherCodeIn, idempotency_key: IdempotencyKey
+    session: Session,
+    cashier: Cashier,
+    body: VoucherCodeIn,
+    idempotency_key: Annotated[str, CashierKey],
 ) -> VoucherView:
     """The resident's held points go to the merchant; the voucher is used."""
     await _count_lookup(cashier)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+
+from api.routing import contract_router
 
 # Any other method (clients can send anything) is counted as OTHER, to bound label values.
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -15,7 +16,7 @@ LATENCY = Histogram(
     "wujiang_http_request_duration_seconds", "Time to handle an HTTP request.", _LABELS
 )
 
-router = APIRouter(tags=["operations"])
+router = contract_router(tags=["operations"])
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -10,21 +10,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import Body, Response, status
 
 from api.deps import Session
-from api.principal import CurrentResident
+from api.pagination import Paging, page_of
+from api.principal import CurrentResident, OptionalResidentKey
+from api.routing import contract_router
+from core.pagination import time_key
 from mobile_contract.problems import raises
 from notifications import devices, inbox, preferences
 from notifications.errors import (
     DeviceNotFound,
     InboxItemNotFound,
-    InvalidInboxQuery,
     PreferenceLocked,
 )
 from notifications.schemas import (
-    MAX_INBOX_PAGE,
     DeviceOut,
+    DevicePage,
     InboxItemOut,
     InboxPage,
     MarkedRead,
@@ -35,7 +37,7 @@ from notifications.schemas import (
     UnreadCount,
 )
 
-router = APIRouter(prefix="/v1/me", tags=["app"])
+router = contract_router(prefix="/v1/me", tags=["app"])
 
 
 # --- push tokens -------------------------------------------------------------------------------
@@ -48,12 +50,16 @@ router = APIRouter(prefix="/v1/me", tags=["app"])
     responses={200: {"model": DeviceOut, "description": "The token was already registered."}},
 )
 async def register_push_token(
-    body: PushTokenIn, session: Session, me: CurrentResident, response: Response
+    body: PushTokenIn,
+    session: Session,
+    me: CurrentResident,
+    response: Response,
+    _key: Annotated[str | None, OptionalResidentKey],
 ) -> DeviceOut:
     """Call after every sign-in and whenever the push service gives the app a new token.
 
-    Idempotent by nature, no Idempotency-Key needed: the token itself is the key. 201 when the
-    token is new for this resident, 200 when it was already theirs (its last-seen time and
+    Idempotent by nature, so the Idempotency-Key is optional: the token itself is the key. 201
+    when the token is new for this resident, 200 when it was already theirs (its last-seen time and
     session are refreshed). A token registered before by someone else (a phone that changed
     hands) moves to this resident, and the other stops getting notices on it. Ending this
     sign-in session (sign-out) removes the token."""
@@ -70,9 +76,16 @@ async def register_push_token(
 
 
 @router.get("/push-tokens", summary="My registered devices")
-async def my_push_tokens(session: Session, me: CurrentResident) -> list[DeviceOut]:
+async def my_push_tokens(session: Session, me: CurrentResident, page: Paging) -> DevicePage:
     """Most recently seen first; tokens masked."""
-    return await devices.list_devices(session, resident_id=me.resident_id)
+    items, next_cursor = page_of(
+        await devices.list_devices(session, resident_id=me.resident_id),
+        key=lambda d: time_key(d.last_seen_at, d.id),
+        kind="d",
+        page=page,
+        descending=True,
+    )
+    return DevicePage(items=items, next_cursor=next_cursor)
 
 
 @router.delete(
@@ -90,17 +103,16 @@ async def remove_push_token(device_id: uuid.UUID, session: Session, me: CurrentR
 
 
 @router.get("/inbox", summary="My notices")
-@raises(InvalidInboxQuery)
 async def my_inbox(
-    session: Session,
-    me: CurrentResident,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_INBOX_PAGE)] = 20,
-    unread_only: bool = False,
+    session: Session, me: CurrentResident, page: Paging, unread_only: bool = False
 ) -> InboxPage:
-    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    """Newest first."""
     return await inbox.page(
-        session, resident_id=me.resident_id, cursor=cursor, limit=limit, unread_only=unread_only
+        session,
+        resident_id=me.resident_id,
+        cursor=page.cursor,
+        limit=page.limit,
+        unread_only=unread_only,
     )
 
 
@@ -113,6 +125,7 @@ async def my_unread_count(session: Session, me: CurrentResident) -> UnreadCount:
 async def mark_all_read(
     session: Session,
     me: CurrentResident,
+    _key: Annotated[str | None, OptionalResidentKey],
     body: Annotated[ReadAllIn | None, Body()] = None,
 ) -> MarkedRead:
     """Every unread notice, or with `up_to` only those up to that one (the newest the app
@@ -125,7 +138,12 @@ async def mark_all_read(
 
 @router.post("/inbox/{item_id}/read", summary="Mark a notice read")
 @raises(InboxItemNotFound)
-async def mark_read(item_id: uuid.UUID, session: Session, me: CurrentResident) -> InboxItemOut:
+async def mark_read(
+    item_id: uuid.UUID,
+    session: Session,
+    me: CurrentResident,
+    _key: Annotated[str | None, OptionalResidentKey],
+) -> InboxItemOut:
     """Marking it again changes nothing."""
     return await inbox.mark_read(session, resident_id=me.resident_id, item_id=item_id)
 
@@ -143,7 +161,10 @@ async def my_preferences(session: Session, me: CurrentResident) -> PreferencesOu
 @router.patch("/notification-preferences", summary="Change my notification preferences")
 @raises(PreferenceLocked)
 async def change_my_preferences(
-    body: PreferencesIn, session: Session, me: CurrentResident
+    body: PreferencesIn,
+    session: Session,
+    me: CurrentResident,
+    _key: Annotated[str | None, OptionalResidentKey],
 ) -> PreferencesOut:
     """Only what is given changes. Switching off a security channel is refused
     (`preference-locked`)."""

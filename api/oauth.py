@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,7 @@ from api.deps import Session
 from api.device import DEVICE_CODE_GRANT, device_code_grant
 from api.feeds import client_credentials_grant
 from api.oidc import authorization_code_grant
+from api.routing import contract_router
 from core.redis import get_redis
 from identity import client_credentials, clients, sessions
 from identity.errors import (
@@ -28,7 +29,7 @@ from identity.errors import (
 )
 from mobile_contract.problems import raises
 
-router = APIRouter(prefix="/oauth2", tags=["partner", "app", "tv"])
+router = contract_router(prefix="/oauth2", tags=["partner", "app", "tv"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_FIELD = 4096
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Session
+from api.routing import contract_router
 from core.redis import get_redis
 from core.settings import get_settings
 from identity import clients, introspection, oidc
@@ -18,7 +19,7 @@ from identity.errors import InsufficientScope, InvalidClient, InvalidRequest, In
 from identity.models import Client
 from mobile_contract.problems import raises
 
-router = APIRouter(tags=["partner"])
+router = contract_router(tags=["partner"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_FIELD = 4096
 CLAIMS = [

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Security
+from fastapi import Request, Security
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 
 import points
 from api.deps import Session
+from api.routing import contract_router
 from mobile_contract.problems import raises
 from points.errors import InvalidWebhookSignature
 
-router = APIRouter(prefix="/v1/payments", tags=["partner"])
+router = contract_router(prefix="/v1/payments", tags=["partner"])
 
 
 _signature = APIKeyHeader(

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 import points
 from api.deps import Session
+from api.pagination import Paging
 from api.principal import CurrentResident, PointsReader
+from api.routing import contract_router
 from core.redis import get_redis
 from mobile_contract.problems import raises
 from points.errors import InvalidPointsQuery
@@ -22,10 +24,10 @@ from points.schemas.rankings import (
     RankingChoiceOut,
     RankingOut,
 )
-from points.schemas.views import MAX_HISTORY_PAGE, HistoryKind, HistoryPage, PointsSummary
+from points.schemas.views import HistoryKind, HistoryPage, PointsSummary
 
-router = APIRouter(prefix="/v1/me/points", tags=["app"])
-rankings_router = APIRouter(prefix="/v1/points/rankings", tags=["app"])
+router = contract_router(prefix="/v1/me/points", tags=["app"])
+rankings_router = contract_router(prefix="/v1/points/rankings", tags=["app"])
 
 CategoryFilter = Annotated[
     CategoryName | None, Query(description="Only movements of this category.")
@@ -44,6 +46,7 @@ async def my_points(session: Session, me: PointsReader) -> PointsSummary:
 async def my_points_history(
     session: Session,
     me: PointsReader,
+    page: Paging,
     category: CategoryFilter = None,
     kind: Annotated[HistoryKind | None, Query(description="Only this kind of movement.")] = None,
     date_from: Annotated[
@@ -52,15 +55,13 @@ async def my_points_history(
     date_to: Annotated[
         date | None, Query(alias="to", description="Last local day (YYYY-MM-DD).")
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = 20,
 ) -> HistoryPage:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
     filters = points.history_filters(
         category=category, kind=kind, date_from=date_from, date_to=date_to
     )
     return await points.points_history(
-        session, resident_id=me.resident_id, filters=filters, cursor=cursor, limit=limit
+        session, resident_id=me.resident_id, filters=filters, cursor=page.cursor, limit=page.limit
     )
 
 

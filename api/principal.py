@@ -11,6 +11,7 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import Session
+from api.idempotency import idempotent
 from core.redis import get_redis
 from identity import tokens
 from identity.clients import STAFF_CLIENT_ID
@@ -47,6 +48,11 @@ class Principal:
     def resident_id(self) -> uuid.UUID:
         return uuid.UUID(self.subject)
 
+    @property
+    def idempotency_scope(self) -> str:
+        """Whose Idempotency-Keys these are: this subject through this client."""
+        return f"{self.client_id}:{self.subject}"
+
 
 @raises(NotAuthenticated, InvalidToken)
 async def current_principal(
@@ -81,7 +87,8 @@ def require(scope: str) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
-CurrentResident = Annotated[Principal, Depends(require("profile"))]
+resident = require("profile")
+CurrentResident = Annotated[Principal, Depends(resident)]
 # Reading points, history and vouchers: the app, and TV boxes (whose tokens lack `profile`).
 PointsReader = Annotated[Principal, Depends(require("points:read"))]
 
@@ -108,6 +115,10 @@ class StaffPrincipal:
     @property
     def staff_id(self) -> uuid.UUID:
         return uuid.UUID(self.subject)
+
+    @property
+    def idempotency_scope(self) -> str:
+        return f"staff:{self.subject}"
 
     def can(self, role: StaffRole, community: str) -> bool:
         """Whether the staff member holds `role` in `community`, or district-wide."""
@@ -180,4 +191,11 @@ def _roles(claim: object) -> frozenset[tuple[str, str]]:
     )
 
 
-CurrentStaff = Annotated[StaffPrincipal, Depends(require_staff())]
+staff_member = require_staff()
+CurrentStaff = Annotated[StaffPrincipal, Depends(staff_member)]
+
+# Idempotency-Key on residents' and staff members' writes (api.idempotency): required where a
+# retry without it would create or move something twice, optional elsewhere.
+ResidentKey = idempotent(resident, required=True)
+OptionalResidentKey = idempotent(resident, required=False)
+StaffKey = idempotent(staff_member, required=True)

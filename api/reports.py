@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
 import points
 from api.deps import Session
 from api.principal import StaffPrincipal, require_staff
+from api.routing import contract_router
 from identity.models import StaffRole
 from identity.staff import EVERYWHERE
 from mobile_contract.problems import raises
 from points.errors import InvalidPointsQuery
 from points.schemas.reports import PointsReport
 
-router = APIRouter(prefix="/v1/admin/reports", tags=["staff"])
+router = contract_router(prefix="/v1/admin/reports", tags=["staff"])
 
 Admin = Annotated[StaffPrincipal, Depends(require_staff(StaffRole.ADMIN))]
 

@@ -10,15 +10,24 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
+from fastapi import Body, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 import points
 from api.deps import Session
-from api.principal import CurrentResident, PointsReader, StaffPrincipal, require_staff
+from api.idempotency import idempotent
+from api.pagination import PageRequest, Paging, page_of
+from api.principal import (
+    CurrentResident,
+    OptionalResidentKey,
+    PointsReader,
+    ResidentKey,
+    StaffPrincipal,
+    require_staff,
+)
+from api.routing import contract_router
 from identity.models import StaffRole
 from identity.staff import EVERYWHERE
-from ledger.errors import InvalidCursor
 from mobile_contract.problems import raises
 from points.errors import (
     IdempotencyKeyReused,
@@ -37,21 +46,12 @@ from points.schemas.rewards import (
     RedemptionStatusName,
     RewardList,
     RewardOut,
+    RewardPage,
     RewardPatch,
 )
 
-router = APIRouter(tags=["app"])
-admin_router = APIRouter(prefix="/v1/admin/rewards", tags=["staff"])
-
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Chosen by the client: a retry with the same key is the same request.",
-    ),
-]
+router = contract_router(tags=["app"])
+admin_router = contract_router(prefix="/v1/admin/rewards", tags=["staff"])
 
 
 async def _district_admin(
@@ -62,6 +62,7 @@ async def _district_admin(
 
 
 DistrictAdmin = Annotated[StaffPrincipal, Depends(_district_admin)]
+AdminKey = idempotent(_district_admin, required=True)
 
 
 class RedeemIn(BaseModel):
@@ -72,10 +73,10 @@ class RedeemIn(BaseModel):
 
 
 @router.get("/v1/rewards", summary="Rewards that can be redeemed now")
-async def list_rewards(session: Session, response: Response) -> RewardList:
-    """Active rewards, inside their validity window, with stock left."""
+async def list_rewards(session: Session, response: Response, page: Paging) -> RewardPage:
+    """Active rewards, inside their validity window, with stock left; by reward code."""
     response.headers["Cache-Control"] = "public, max-age=10"
-    return RewardList(rewards=await points.list_rewards(session))
+    return reward_page(await points.list_rewards(session), page)
 
 
 @router.get("/v1/rewards/{code}", summary="One reward")
@@ -94,6 +95,7 @@ async def add_rewards(
     session: Session,
     request: Request,
     _: DistrictAdmin,
+    _key: Annotated[str, AdminKey],
     body: Annotated[
         Any,
         Body(
@@ -110,20 +112,20 @@ async def add_rewards(
 @admin_router.patch("/{code}", summary="Restock or switch a reward on or off")
 @raises(RewardNotFound)
 async def patch_reward(
-    session: Session, code: str, patch: RewardPatch, _: DistrictAdmin
+    session: Session,
+    code: str,
+    patch: RewardPatch,
+    _: DistrictAdmin,
+    _key: Annotated[str, AdminKey],
 ) -> RewardOut:
+    """Restocking adds to the stock, so a retry must carry the first request's key."""
     return await points.update_reward(session, code=code, patch=patch)
 
 
 # --- residents: redeeming ----------------------------------------------------------------------
 
 
-@router.post(
-    "/v1/me/redemptions",
-    status_code=status.HTTP_201_CREATED,
-    summary="Redeem a reward",
-    responses={200: {"description": "A replay of an earlier request with the same key"}},
-)
+@router.post("/v1/me/redemptions", status_code=status.HTTP_201_CREATED, summary="Redeem a reward")
 @raises(
     RewardNotFound,
     IdempotencyKeyReused,
@@ -138,36 +140,34 @@ async def redeem(
     request: Request,
     resident: CurrentResident,
     body: RedeemIn,
-    idempotency_key: IdempotencyKey,
-    response: Response,
+    idempotency_key: Annotated[str, ResidentKey],
 ) -> RedemptionOut:
     """Holds the points and a unit of stock, and issues the voucher — or, with a cash part,
     returns the payment's `client_secret`; the voucher comes once the payment succeeds."""
-    out = await points.redeem(
+    return await points.redeem(
         session,
         resident_id=resident.resident_id,
         reward_code=body.reward,
         idempotency_key=idempotency_key,
         settings=request.app.state.settings,
     )
-    if out.replayed:
-        response.status_code = status.HTTP_200_OK
-    return out
 
 
 @router.get("/v1/me/vouchers", summary="My vouchers and redemptions")
-@raises(InvalidCursor)
 async def my_vouchers(
     session: Session,
     reader: PointsReader,
+    page: Paging,
     status_: Annotated[
         list[RedemptionStatusName] | None, Query(alias="status", description="Only these.")
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> RedemptionPage:
     return await points.list_redemptions(
-        session, resident_id=reader.resident_id, statuses=status_, cursor=cursor, limit=limit
+        session,
+        resident_id=reader.resident_id,
+        statuses=status_,
+        cursor=page.cursor,
+        limit=page.limit,
     )
 
 
@@ -184,9 +184,18 @@ async def my_redemption(
 @router.post("/v1/me/redemptions/{redemption_id}/cancel", summary="Cancel an unused voucher")
 @raises(RedemptionNotFound)
 async def cancel_redemption(
-    session: Session, resident: CurrentResident, redemption_id: uuid.UUID
+    session: Session,
+    resident: CurrentResident,
+    redemption_id: uuid.UUID,
+    _key: Annotated[str | None, OptionalResidentKey],
 ) -> RedemptionOut:
     """Points released and the unit back in stock; cancelling again returns it unchanged."""
     return await points.cancel_redemption(
         session, resident_id=resident.resident_id, redemption_id=redemption_id
     )
+
+
+def reward_page(catalogue: list[RewardOut], page: PageRequest) -> RewardPage:
+    """A page of the catalogue, by reward code (the kiosk's too)."""
+    items, next_cursor = page_of(catalogue, key=lambda r: r.code, kind="w", page=page)
+    return RewardPage(items=items, next_cursor=next_cursor)

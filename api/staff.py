@@ -12,16 +12,18 @@ from datetime import datetime
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import Depends, Path, Query, Request, status
 from pydantic import BaseModel, Field
 
 from api.deps import Session, caller_bucket
+from api.idempotency import idempotent
 from api.principal import (
     STAFF_SCOPE,
     CurrentStaff,
     StaffPrincipal,
     require_staff,
 )
+from api.routing import contract_router
 from core.ratelimit import RateLimited, hit
 from core.redis import get_redis
 from core.settings import get_keyring
@@ -33,7 +35,7 @@ from identity.schemas import ResidentProfile, TokenResponse
 from identity.tokens import STAFF_ACR
 from mobile_contract.problems import raises
 
-router = APIRouter(prefix="/v1/staff", tags=["staff"])
+router = contract_router(prefix="/v1/staff", tags=["staff"])
 log = structlog.get_logger(__name__)
 
 
@@ -124,7 +126,9 @@ class InPersonCheck(BaseModel):
     id_number: str = Field(min_length=1, max_length=32)
 
 
-CounterClerk = Annotated[StaffPrincipal, Depends(require_staff(StaffRole.COUNTER_CLERK))]
+counter_clerk = require_staff(StaffRole.COUNTER_CLERK)
+CounterClerk = Annotated[StaffPrincipal, Depends(counter_clerk)]
+OptionalClerkKey = idempotent(counter_clerk, required=False)
 
 
 @router.post("/residents/lookup")
@@ -140,7 +144,11 @@ async def find_resident(
 @router.post("/residents/{resident_id}/in-person")
 @raises(RealNameMismatch)
 async def verify_resident_in_person(
-    resident_id: uuid.UUID, body: InPersonCheck, session: Session, clerk: CounterClerk
+    resident_id: uuid.UUID,
+    body: InPersonCheck,
+    session: Session,
+    clerk: CounterClerk,
+    _key: Annotated[str | None, OptionalClerkKey],
 ) -> ResidentProfile:
     """The clerk saw the resident's ID card: assurance becomes `in_person` (L3)."""
     log.info("staff.in_person_verified", staff=clerk.subject, resident_id=str(resident_id))

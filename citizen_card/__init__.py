@@ -43,7 +43,7 @@ from citizen_card.pins import (
     unlock,
     verify_pin,
 )
-from citizen_card.schemas import CardEventOut, CardOut
+from citizen_card.schemas import CardEventOut, CardEventPage, CardOut, CardPage
 
 __all__ = [
     "AssuranceTooLow",
@@ -52,10 +52,12 @@ __all__ = [
     "CardError",
     "CardEvent",
     "CardEventOut",
+    "CardEventPage",
     "CardLocked",
     "CardNotFound",
     "CardNotUsable",
     "CardOut",
+    "CardPage",
     "CardStatus",
     "CardTaken",
     "InvalidCardNumber",

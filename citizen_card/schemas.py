@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from citizen_card.models import CardStatus
+from core.pagination import Page
 
 
 class CardOut(BaseModel):
@@ -37,3 +38,11 @@ class CardEventOut(BaseModel):
     channel: str
     reason: str
     at: datetime
+
+
+class CardPage(Page[CardOut]):
+    """A resident's cards, newest first."""
+
+
+class CardEventPage(Page[CardEventOut]):
+    """A card's history, oldest first."""

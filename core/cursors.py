@@ -1,7 +1,9 @@
-"""Opaque keyset cursors over time-ordered ids (UUIDv7): `base64url(kind + id.hex)`.
+"""Opaque keyset cursors: `base64url(kind + position)`, one letter `kind` per list.
 
-One spelling per position: `decode_id` refuses anything `encode_id` would not have written, so
-a client cannot craft near-miss cursors. Callers turn the ValueError into their own problem."""
+Two spellings of a position: an id (UUIDv7, `encode_id`), or any sort key as text
+(`encode_key`). Decoding refuses anything the encoder would not have written for that kind, so
+a client cannot craft near-miss cursors or pass one list's cursor to another: every refusal is
+the one `InvalidCursor` problem."""
 
 from __future__ import annotations
 
@@ -9,25 +11,56 @@ import base64
 import binascii
 import uuid
 
+from core.errors import DomainError
+
 _ID_TEXT_LENGTH = 32  # uuid.hex
 
 
+class InvalidCursor(DomainError):
+    """A cursor this list did not issue: pass back `next_cursor` exactly as received."""
+
+    type = "invalid-cursor"
+    title = "The pagination cursor is not valid"
+    status = 400
+
+
 def encode_id(kind: str, item_id: uuid.UUID) -> str:
-    """The cursor continuing after `item_id` in a list of `kind` (one letter per list)."""
-    return base64.urlsafe_b64encode(f"{kind}{item_id.hex}".encode()).decode().rstrip("=")
+    """The cursor continuing after `item_id` in a list of `kind`."""
+    return encode_key(kind, item_id.hex)
 
 
 def decode_id(kind: str, cursor: str) -> uuid.UUID:
-    """The id a `kind` cursor continues after; ValueError for anything `encode_id` did not
+    """The id a `kind` cursor continues after; InvalidCursor for anything `encode_id` did not
     write for that kind."""
+    text = decode_key(kind, cursor)
+    if len(text) != _ID_TEXT_LENGTH:
+        raise _invalid()
+    try:
+        item_id = uuid.UUID(hex=text)
+    except ValueError as exc:
+        raise _invalid() from exc
+    if item_id.hex != text:
+        raise _invalid()
+    return item_id
+
+
+def encode_key(kind: str, key: str) -> str:
+    """The cursor continuing after the item whose sort key is `key`, in a list of `kind`."""
+    return base64.urlsafe_b64encode(f"{kind}{key}".encode()).decode().rstrip("=")
+
+
+def decode_key(kind: str, cursor: str) -> str:
+    """The sort key a `kind` cursor continues after; InvalidCursor for anything `encode_key`
+    did not write for that kind."""
     try:
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        text = raw.decode("ascii")
+        text = raw.decode("utf-8")
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
-        raise ValueError("not a cursor") from exc
-    if len(text) != len(kind) + _ID_TEXT_LENGTH or not text.startswith(kind):
-        raise ValueError(f"not a {kind!r} cursor")
-    item_id = uuid.UUID(hex=text[len(kind) :])
-    if encode_id(kind, item_id) != cursor:
-        raise ValueError("not the cursor's one spelling")
-    return item_id
+        raise _invalid() from exc
+    if not text.startswith(kind) or encode_key(kind, text[len(kind) :]) != cursor:
+        raise _invalid()
+    return text[len(kind) :]
+
+
+def _invalid() -> InvalidCursor:
+    return InvalidCursor("The cursor is not one this list issued.")

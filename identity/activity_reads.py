@@ -16,23 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import cursors
-from identity.errors import IdentityError
+from core.pagination import MAX_LIMIT, Page
 from identity.models import Activity, AuthSession
 
-MAX_ACTIVITY_PAGE = 100
 EXPORT_BATCH = 1000
 
 _activity_t = Activity.__table__  # type: ignore[attr-defined]
 _session_t = AuthSession.__table__  # type: ignore[attr-defined]
 _CURSOR_PREFIX = "a"
-
-
-class InvalidActivityQuery(IdentityError):
-    """An activity cursor this API did not issue."""
-
-    type = "invalid-activity-query"
-    title = "The query is not valid"
-    status = 422
 
 
 class ActivityItem(BaseModel):
@@ -45,9 +36,8 @@ class ActivityItem(BaseModel):
     detail: dict[str, Any]
 
 
-class ActivityPage(BaseModel):
-    items: list[ActivityItem]
-    next_cursor: str | None
+class ActivityPage(Page[ActivityItem]):
+    """The trail, newest first."""
 
 
 async def page(
@@ -59,8 +49,8 @@ async def page(
     channel: str | None = None,
 ) -> ActivityPage:
     """One page of the resident's trail, newest first, optionally of one channel only;
-    `next_cursor` continues it. InvalidActivityQuery for a cursor this API did not issue."""
-    limit = max(1, min(limit, MAX_ACTIVITY_PAGE))
+    `next_cursor` continues it. InvalidCursor for a cursor this list did not issue."""
+    limit = max(1, min(limit, MAX_LIMIT))
     query = select(_activity_t).where(_activity_t.c.resident_id == resident_id)
     if channel is not None:
         query = query.where(_activity_t.c.channel == channel)
@@ -107,12 +97,8 @@ def encode_cursor(activity_id: uuid.UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> uuid.UUID:
-    """The line a cursor continues after; InvalidActivityQuery for anything this API did not
-    issue (never a 500)."""
-    try:
-        return cursors.decode_id(_CURSOR_PREFIX, cursor)
-    except ValueError as exc:
-        raise InvalidActivityQuery("The cursor is not one this API issued.") from exc
+    """The line a cursor continues after; InvalidCursor for anything this list did not issue."""
+    return cursors.decode_id(_CURSOR_PREFIX, cursor)
 
 
 def _out(row: Any) -> ActivityItem:

@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import idempotency
 from core.crypto import KeyRing
 from core.db import Database
+from core.idempotency import IdempotencyRecord
 from core.settings import get_keyring
 from identity import residents
 from identity.keys import PRIVATE_KEY_CONTEXT, signing_key_t
@@ -49,6 +51,11 @@ ENCRYPTED_TABLES: tuple[EncryptedTable, ...] = (
         },
     ),
     EncryptedTable(signing_key_t, key="kid", contexts={"private_key_token": PRIVATE_KEY_CONTEXT}),
+    EncryptedTable(
+        IdempotencyRecord.__table__,  # type: ignore[attr-defined]
+        key="id",
+        contexts={"body_token": idempotency.BODY_CONTEXT},
+    ),
 )
 
 

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from core.pagination import Page
+
 
 class ResidentProfile(BaseModel):
     id: uuid.UUID
@@ -78,3 +80,11 @@ class DeviceRequest(BaseModel):
     status: str  # pending, approved or denied
     expires_at: datetime
     expires_in: int
+
+
+class SessionPage(Page[SessionOut]):
+    """Devices signed in, most recently used first."""
+
+
+class ConsentPage(Page[ConsentOut]):
+    """Partners the resident allowed, most recent first."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from core.errors import DomainError
+from core.cursors import InvalidCursor
+from core.errors import DomainError, members
+
+__all__ = ["InvalidCursor"]  # the one cursor refusal, re-exported for the ledger's callers
 
 
 class LedgerError(DomainError):
@@ -41,12 +44,16 @@ class InsufficientBalance(LedgerError):
     type = "insufficient-balance"
     title = "Not enough balance"
     status = 409
+    example_extensions = members(
+        account="resident:0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b:wallet", balance=120, requested=300
+    )
 
 
 class IdempotencyConflict(LedgerError):
     type = "idempotency-conflict"
     title = "The idempotency key was already used for a different request"
     status = 409
+    example_extensions = members(key="reversal:0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b")
 
 
 class EntryNotFound(LedgerError):
@@ -71,6 +78,9 @@ class ReversalExceedsRemaining(LedgerError):
     type = "reversal-exceeds-remaining"
     title = "Part of these points has already been spent or has expired"
     status = 409
+    example_extensions = members(
+        account="resident:0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b:wallet", remaining=30, requested=50
+    )
 
 
 class HoldNotFound(LedgerError):
@@ -89,9 +99,3 @@ class HoldExpired(LedgerError):
     type = "hold-expired"
     title = "The hold has timed out"
     status = 409
-
-
-class InvalidCursor(LedgerError):
-    type = "invalid-cursor"
-    title = "The pagination cursor is not valid"
-    status = 422

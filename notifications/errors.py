@@ -3,7 +3,7 @@ them. None carries a push token back, not even masked."""
 
 from __future__ import annotations
 
-from core.errors import DomainError
+from core.errors import DomainError, members
 
 
 class NotificationError(DomainError):
@@ -37,20 +37,13 @@ class InboxItemNotFound(NotificationError):
     status = 404
 
 
-class InvalidInboxQuery(NotificationError):
-    """An inbox cursor this API did not issue."""
-
-    type = "invalid-inbox-query"
-    title = "The query is not valid"
-    status = 422
-
-
 class PreferenceLocked(NotificationError):
     """A channel of a group that cannot be switched off (security notices)."""
 
     type = "preference-locked"
     title = "These notices cannot be switched off"
     status = 422
+    example_extensions = members(group="security")
 
     def __init__(self, detail: str, *, group: str) -> None:
         super().__init__(detail, group=group)

@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import clock, cursors
 from core.db import upsert
 from core.ids import new_id
-from notifications.errors import InboxItemNotFound, InvalidInboxQuery
+from core.pagination import MAX_LIMIT
+from notifications.errors import InboxItemNotFound
 from notifications.models import InboxItem
-from notifications.schemas import MAX_INBOX_PAGE, InboxItemOut, InboxPage
+from notifications.schemas import InboxItemOut, InboxPage
 
 inbox_t = InboxItem.__table__  # type: ignore[attr-defined]
 
@@ -31,7 +32,7 @@ async def page(
     unread_only: bool,
 ) -> InboxPage:
     """One page of the resident's inbox, newest first; `next_cursor` continues it."""
-    limit = max(1, min(limit, MAX_INBOX_PAGE))
+    limit = max(1, min(limit, MAX_LIMIT))
     query = select(inbox_t).where(inbox_t.c.resident_id == resident_id)
     if unread_only:
         query = query.where(inbox_t.c.read_at.is_(None))
@@ -125,11 +126,8 @@ def encode_cursor(item_id: uuid.UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> uuid.UUID:
-    """The item a cursor continues after; InvalidInboxQuery for anything this API did not issue."""
-    try:
-        return cursors.decode_id("i", cursor)
-    except ValueError as exc:
-        raise InvalidInboxQuery("The cursor is not one this API issued.") from exc
+    """The item a cursor continues after; InvalidCursor for anything this list did not issue."""
+    return cursors.decode_id("i", cursor)
 
 
 def _mine(resident_id: uuid.UUID, item_id: uuid.UUID) -> ColumnElement[bool]:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
+from core.pagination import Page
 from notifications.topics import Channel, Group
 
 # --- devices ---------------------------------------------------------------------------------
@@ -51,8 +52,6 @@ class DeviceOut(BaseModel):
 
 # --- inbox -----------------------------------------------------------------------------------
 
-MAX_INBOX_PAGE = 100
-
 
 class InboxItemOut(BaseModel):
     id: uuid.UUID
@@ -64,12 +63,9 @@ class InboxItemOut(BaseModel):
     read_at: datetime | None
 
 
-class InboxPage(BaseModel):
-    """Newest first; `next_cursor` fetches the next (older) page; `unread` counts every unread
-    item, not only this page's."""
+class InboxPage(Page[InboxItemOut]):
+    """Newest first; `unread` counts every unread item, not only this page's."""
 
-    items: list[InboxItemOut]
-    next_cursor: str | None
     unread: int
 
 
@@ -140,3 +136,7 @@ class QuietHoursOut(QuietHours):
 class PreferencesOut(BaseModel):
     groups: dict[Group, GroupChannels]
     quiet_hours: QuietHoursOut
+
+
+class DevicePage(Page[DeviceOut]):
+    """The resident's registered devices, most recently seen first."""

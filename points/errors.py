@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from core.errors import DomainError
+from core.errors import DomainError, members
+from core.idempotency import IdempotencyKeyReused as IdempotencyKeyReused  # one for the whole API
 
 
 class PointsError(DomainError):
@@ -44,6 +45,7 @@ class UnknownBehaviour(PointsError):
     type = "unknown-behaviour"
     title = "No such behaviour in the list"
     status = 404
+    example_extensions = members(behaviour="litter-picking")
 
 
 # --- earning ------------------------------------------------------------------------------------
@@ -61,18 +63,21 @@ class EarnCodeUsed(PointsError):
     type = "earn-code-used"
     title = "This code has already earned points for this behaviour"
     status = 409
+    example_extensions = members(behaviour="garbage-sorting")
 
 
 class InvalidAward(PointsError):
     type = "invalid-award"
     title = "The award request is not valid"
     status = 422
+    example_extensions = members(behaviour="volunteer-hour")
 
 
 class BehaviourNotActive(PointsError):
     type = "behaviour-not-active"
     title = "This behaviour does not earn points now"
     status = 422
+    example_extensions = members(behaviour="garbage-sorting")
 
 
 class NotCertifier(PointsError):
@@ -81,6 +86,7 @@ class NotCertifier(PointsError):
     type = "not-certifier"
     title = "You cannot certify this behaviour"
     status = 403
+    example_extensions = members(certified_by="awarder", community="tongli")
 
 
 class EvidenceRequired(PointsError):
@@ -95,6 +101,7 @@ class CapReached(PointsError):
     type = "cap-reached"
     title = "The resident has reached the cap for this behaviour"
     status = 409
+    example_extensions = members(period="day", cap=20, used=20, remaining=0)
 
 
 class BudgetExhausted(PointsError):
@@ -103,12 +110,7 @@ class BudgetExhausted(PointsError):
     type = "budget-exhausted"
     title = "Your daily award budget is used up"
     status = 409
-
-
-class IdempotencyKeyReused(PointsError):
-    type = "idempotency-key-reused"
-    title = "This Idempotency-Key was used for a different request"
-    status = 409
+    example_extensions = members(budget=2000, used=1990, remaining=10)
 
 
 class UnknownResident(PointsError):
@@ -127,6 +129,7 @@ class AwardNotPending(PointsError):
     type = "award-not-pending"
     title = "The award is not waiting for approval"
     status = 409
+    example_extensions = members(award_status="posted")
 
 
 class SelfApproval(PointsError):
@@ -139,6 +142,7 @@ class AwardNotReversible(PointsError):
     type = "award-not-reversible"
     title = "This award cannot be reversed"
     status = 409
+    example_extensions = members(award_status="pending", points=0)
 
 
 # --- redemption ---------------------------------------------------------------------------------
@@ -162,6 +166,7 @@ class RewardUnavailable(PointsError):
     type = "reward-unavailable"
     title = "This reward cannot be redeemed now"
     status = 409
+    example_extensions = members(valid_from="2027-01-01T00:00:00+08:00")
 
 
 class SoldOut(PointsError):
@@ -174,6 +179,7 @@ class RedemptionLimitReached(PointsError):
     type = "redemption-limit-reached"
     title = "You have redeemed this reward as often as allowed"
     status = 409
+    example_extensions = members(limit=1)
 
 
 class InsufficientPoints(PointsError):
@@ -182,6 +188,7 @@ class InsufficientPoints(PointsError):
     type = "insufficient-points"
     title = "Not enough points"
     status = 409
+    example_extensions = members(balance=120, needed=300)
 
 
 class RedemptionNotFound(PointsError):
@@ -196,12 +203,14 @@ class VoucherNotUsable(PointsError):
     type = "voucher-not-usable"
     title = "This voucher cannot be used"
     status = 409
+    example_extensions = members(voucher_status="used")
 
 
 class RedemptionNotCancellable(PointsError):
     type = "redemption-not-cancellable"
     title = "This redemption can no longer be cancelled"
     status = 409
+    example_extensions = members(redemption_status="used")
 
 
 class PaymentsUnavailable(PointsError):
@@ -229,6 +238,7 @@ class InvalidFeedBatch(PointsError):
     type = "invalid-feed-batch"
     title = "The feed batch cannot be read"
     status = 422
+    example_extensions = members(missing=["record_id"])
 
 
 class FeedBatchTooLarge(InvalidFeedBatch):
@@ -237,6 +247,7 @@ class FeedBatchTooLarge(InvalidFeedBatch):
     type = "feed-batch-too-large"
     title = "The feed batch is too large for one request"
     status = 413
+    example_extensions = members(max_bytes=10485760, max_rows=20000)
 
 
 class UnknownFeedSource(PointsError):
@@ -245,6 +256,7 @@ class UnknownFeedSource(PointsError):
     type = "unknown-feed-source"
     title = "No behaviour is certified by this feed"
     status = 404
+    example_extensions = members(source="bike-share")
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import ledger
-from core import clock
+from core import clock, idempotency
 from core.db import Database
 from notifications.schedule import Job
 from points import expire_points, expire_vouchers, remind_expiring, remind_expiring_vouchers
@@ -75,6 +75,16 @@ async def _seal(database: Database) -> int:
         total += checkpoint.entry_count
 
 
+async def _purge_idempotency_records(database: Database) -> int:
+    total = 0
+    while True:
+        async with database.unit_of_work() as session:
+            purged = await idempotency.purge_expired(session, limit=BATCH)
+        total += purged
+        if purged < BATCH:
+            return total
+
+
 # Each in transactions of its own, in this order: vouchers close (releasing their holds)
 # before the generic hold timeout looks at what is left.
 JOBS = [
@@ -84,4 +94,5 @@ JOBS = [
     Job("points.remind_expiring", timedelta(hours=1), _remind),
     Job("rewards.remind_expiring_vouchers", timedelta(hours=1), _remind_vouchers),
     Job("ledger.seal", timedelta(minutes=5), _seal),
+    Job("idempotency.purge", timedelta(hours=1), _purge_idempotency_records),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -23,3 +24,8 @@ async def bypass_append_only(connection: AsyncConnection | AsyncSession) -> None
     bind = connection if isinstance(connection, AsyncConnection) else connection.get_bind()
     if bind.dialect.name == "postgresql":
         await connection.execute(text("SET LOCAL session_replication_role = replica"))
+
+
+def with_key(headers: dict[str, str], key: str | None = None) -> dict[str, str]:
+    """`headers` with an Idempotency-Key, as a well-behaved client sends on every write."""
+    return {**headers, "Idempotency-Key": key or str(uuid.uuid4())}

@@ -12,7 +12,7 @@ from tickets.errors import (
     TicketTransitionInvalid,
 )
 from tickets.models import TicketKind, TicketStatus
-from tickets.schemas import MAX_TICKET_PAGE, TicketBrief, TicketEventOut, TicketOut, TicketPage
+from tickets.schemas import TicketBrief, TicketEventOut, TicketOut, TicketPage
 from tickets.service import (
     STATUS_CHANGED,
     TRANSITIONS,
@@ -25,7 +25,6 @@ from tickets.service import (
 )
 
 __all__ = [
-    "MAX_TICKET_PAGE",
     "STATUS_CHANGED",
     "TRANSITIONS",
     "InvalidTicket",

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from core.pagination import Page
 from tickets.models import TicketKind, TicketStatus
 
 
@@ -30,7 +31,6 @@ AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$", ex
 Rating = Annotated[
     int, Field(strict=True, ge=1, le=5, description="Satisfaction, 1 (worst) to 5 (best).")
 ]
-MAX_TICKET_PAGE = 100
 
 
 class TicketEventOut(BaseModel):
@@ -71,7 +71,5 @@ class TicketBrief(BaseModel):
     created_at: datetime
 
 
-class TicketPage(BaseModel):
-    items: list[TicketOut]
-    # Pass back as `cursor` for the next (older) page; null on the last page.
-    next_cursor: str | None
+class TicketPage(Page[TicketOut]):
+    """The resident's tickets, newest first."""

@@ -24,8 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import notifications
-from core import clock
+from core import clock, cursors
 from core.ids import new_id
+from core.pagination import MAX_LIMIT
 from core.settings import get_settings
 from identity import residents
 from tickets.errors import (
@@ -36,7 +37,7 @@ from tickets.errors import (
     TicketTransitionInvalid,
 )
 from tickets.models import Ticket, TicketEvent, TicketKind, TicketStatus
-from tickets.schemas import MAX_TICKET_PAGE, TicketBrief, TicketEventOut, TicketOut, TicketPage
+from tickets.schemas import TicketBrief, TicketEventOut, TicketOut, TicketPage
 
 log = structlog.get_logger(__name__)
 
@@ -221,19 +222,19 @@ async def resident_tickets(
     session: AsyncSession,
     *,
     resident_id: uuid.UUID,
-    before: uuid.UUID | None = None,
+    cursor: str | None = None,
     limit: int = 20,
 ) -> TicketPage:
-    """The resident's own tickets, newest first, a page at a time (`before`: the cursor)."""
-    limit = max(1, min(limit, MAX_TICKET_PAGE))
+    """The resident's own tickets, newest first, a keyset page at a time."""
+    limit = max(1, min(limit, MAX_LIMIT))
     query = select(ticket_t).where(ticket_t.c.resident_id == resident_id)
-    if before is not None:
-        query = query.where(ticket_t.c.id < before)
+    if cursor:
+        query = query.where(ticket_t.c.id < cursors.decode_id("t", cursor))
     rows = (await session.execute(query.order_by(ticket_t.c.id.desc()).limit(limit + 1))).all()
     page = rows[:limit]
     return TicketPage(
         items=[TicketOut.model_validate(row._mapping) for row in page],
-        next_cursor=str(page[-1].id) if len(rows) > limit else None,
+        next_cursor=cursors.encode_id("t", page[-1].id) if len(rows) > limit else None,
     )
 
 

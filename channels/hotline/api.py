@@ -26,14 +26,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security, status
+from fastapi import Depends, Path, Request, Response, Security, status
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import points
 import tickets
 from api.deps import Session
+from api.idempotency import idempotent
+from api.pagination import Paging
 from api.principal import CurrentResident
+from api.routing import contract_router
 from channels.hotline import ivr, signing
 from channels.hotline.ivr import IvrSessionExpired, IvrVerificationFailed
 from channels.hotline.signing import SignedCall
@@ -124,8 +127,12 @@ def _signed_path(request: Request) -> str:
 
 
 Signed = Annotated[SignedCall, Depends(signed_call)]
-router = APIRouter(prefix="/v1/hotline", tags=["hotline"], dependencies=[Depends(signed_call)])
-app_router = APIRouter(prefix="/v1/me/tickets", tags=["app"])
+HotlineKey = idempotent(signed_call, required=True)
+OptionalHotlineKey = idempotent(signed_call, required=False)
+router = contract_router(
+    prefix="/v1/hotline", tags=["hotline"], dependencies=[Depends(signed_call)]
+)
+app_router = contract_router(prefix="/v1/me/tickets", tags=["app"])
 
 
 async def _footprint(
@@ -355,7 +362,9 @@ async def ivr_expiring(session: Session, caller: OnIvr) -> Speech:
 
 
 @router.post("/ivr/report-lost", summary="Report the caller's card lost (ends the IVR session)")
-async def ivr_report_lost(session: Session, caller: OnIvr) -> Speech:
+async def ivr_report_lost(
+    session: Session, caller: OnIvr, _key: Annotated[str | None, OptionalHotlineKey]
+) -> Speech:
     """The card proved on this call is reported lost at once; the IVR session ends with it."""
     with _spoken():
         card = await cards.report_lost(
@@ -411,7 +420,9 @@ class RatingIn(BaseModel):
 
 @router.post("/tickets", status_code=status.HTTP_201_CREATED, summary="File a ticket")
 @raises(ResidentNotFound)
-async def file_ticket(session: Session, body: TicketIn) -> tickets.TicketOut:
+async def file_ticket(
+    session: Session, body: TicketIn, _key: Annotated[str, HotlineKey]
+) -> tickets.TicketOut:
     """Numbered `WJyyyymmdd-NNNNNN` (local date, a sequence per day), status `open`."""
     resident_id = body.resident_id
     if resident_id is None and body.caller_number is not None:
@@ -441,7 +452,10 @@ async def read_ticket(session: Session, number: TicketNumber) -> tickets.TicketO
 @router.post("/tickets/{number}/status", summary="Move a ticket along")
 @raises(TicketNotFound, TicketTransitionInvalid)
 async def change_ticket_status(
-    session: Session, number: TicketNumber, body: StatusIn
+    session: Session,
+    number: TicketNumber,
+    body: StatusIn,
+    _key: Annotated[str | None, OptionalHotlineKey],
 ) -> tickets.TicketOut:
     """open → in_progress → resolved → closed, or straight to closed from open or in_progress;
     anything else is 409 `ticket-transition-invalid`. A linked resident is notified."""
@@ -452,7 +466,12 @@ async def change_ticket_status(
 
 @router.post("/tickets/{number}/rating", summary="The caller's satisfaction (1–5)")
 @raises(TicketAlreadyRated, TicketNotClosed)
-async def rate_ticket(session: Session, number: TicketNumber, body: RatingIn) -> tickets.TicketOut:
+async def rate_ticket(
+    session: Session,
+    number: TicketNumber,
+    body: RatingIn,
+    _key: Annotated[str | None, OptionalHotlineKey],
+) -> tickets.TicketOut:
     """Once, after the ticket is closed: 409 `ticket-not-closed` or `ticket-already-rated`."""
     ticket = await tickets.rate_ticket(session, number=number, rating=body.rating)
     if ticket.resident_id is not None:
@@ -471,15 +490,8 @@ async def rate_ticket(session: Session, number: TicketNumber, body: RatingIn) ->
 
 
 @app_router.get("", summary="My 12345 tickets")
-async def my_tickets(
-    session: Session,
-    me: CurrentResident,
-    cursor: Annotated[
-        uuid.UUID | None, Query(description="`next_cursor` of the last page.")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=tickets.MAX_TICKET_PAGE)] = 20,
-) -> tickets.TicketPage:
+async def my_tickets(session: Session, me: CurrentResident, page: Paging) -> tickets.TicketPage:
     """The tickets filed for me, newest first."""
     return await tickets.resident_tickets(
-        session, resident_id=me.resident_id, before=cursor, limit=limit
+        session, resident_id=me.resident_id, cursor=page.cursor, limit=page.limit
     )

@@ -44,7 +44,7 @@ import structlog
 from redis.asyncio import Redis
 
 from core import clock
-from core.errors import DomainError
+from core.errors import DomainError, members
 from core.settings import get_settings
 
 KEY_HEADER = "X-Hotline-Key"
@@ -90,6 +90,7 @@ class RequestExpired(HotlineError):
     type = "hotline-request-expired"
     title = "The request timestamp is outside the allowed window"
     status = 401
+    example_extensions = members(server_time=1796369400)
 
 
 class Replayed(HotlineError):
@@ -104,6 +105,11 @@ class SignedCall:
 
     kid: str
     nonce: str
+
+    @property
+    def idempotency_scope(self) -> str:
+        """The call centre's keys, whichever of its shared keys signed the request."""
+        return "hotline"
 
 
 def parse_keys(spec: str) -> dict[str, bytes]:

@@ -27,13 +27,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security, status
+from fastapi import Depends, Query, Request, Response, Security, status
 from fastapi.responses import PlainTextResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
 import points
 from api.deps import Session
+from api.idempotency import idempotent
+from api.pagination import PageRequest, paging
+from api.rewards import reward_page
+from api.routing import contract_router
 from channels.kiosk import devices, receipts, sessions
 from channels.kiosk.devices import AuthenticatedKiosk
 from channels.kiosk.errors import (
@@ -51,16 +55,17 @@ from core.redis import get_redis
 from identity import activity, residents
 from mobile_contract.problems import raises
 from points.errors import RedemptionNotFound
-from points.schemas.rewards import RedemptionOut, RewardList
+from points.schemas.rewards import RedemptionOut, RewardPage
 from points.schemas.views import HistoryPage, PointsSummary
 
-router = APIRouter(prefix="/v1/kiosk", tags=["kiosk"])
+router = contract_router(prefix="/v1/kiosk", tags=["kiosk"])
 
 CHANNEL = "kiosk"
 NO_STORE = {"Cache-Control": "no-store"}
 # Per kiosk: a resident fumbling a PIN never gets near it; a script trying chips soon does.
 SESSION_STARTS_PER_WINDOW, SESSION_START_WINDOW = 10, 60
-HISTORY_PAGE_MAX = 20
+# A kiosk screen shows ten lines of history at a time.
+KioskPaging = Annotated[PageRequest, Depends(paging(default_limit=10))]
 MAX_TOKEN_LENGTH = 100
 
 _kiosk_credentials = APIKeyHeader(
@@ -103,6 +108,11 @@ class KioskCaller:
     def resident_id(self) -> uuid.UUID:
         return self.session.resident_id
 
+    @property
+    def idempotency_scope(self) -> str:
+        """A kiosk's keys are the kiosk's, whoever's card is in it."""
+        return f"kiosk:{self.kiosk.id}"
+
 
 @raises(KioskSessionExpired)
 async def kiosk_resident(
@@ -125,6 +135,8 @@ async def kiosk_resident(
 
 
 AtKiosk = Annotated[KioskCaller, Depends(kiosk_resident)]
+KioskKey = idempotent(kiosk_resident, required=True)
+OptionalKioskKey = idempotent(kiosk_resident, required=False)
 
 
 async def _footprint(session: Session, caller: KioskCaller, action: str, **detail: Any) -> None:
@@ -232,27 +244,22 @@ async def kiosk_points(session: Session, caller: AtKiosk) -> PointsSummary:
 
 
 @router.get("/me/points/history", summary="Points history, a page at a time")
-async def kiosk_points_history(
-    session: Session,
-    caller: AtKiosk,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=HISTORY_PAGE_MAX)] = 10,
-) -> HistoryPage:
+async def kiosk_points_history(session: Session, caller: AtKiosk, page: KioskPaging) -> HistoryPage:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
-    page = await points.points_history(
+    found = await points.points_history(
         session,
         resident_id=caller.resident_id,
         filters=points.history_filters(),
-        cursor=cursor,
-        limit=limit,
+        cursor=page.cursor,
+        limit=page.limit,
     )
     await _footprint(session, caller, "points.history")
-    return page
+    return found
 
 
 @router.get("/rewards", summary="Rewards that can be redeemed now")
-async def kiosk_rewards(session: Session, caller: AtKiosk) -> RewardList:
-    listed = RewardList(rewards=await points.list_rewards(session))
+async def kiosk_rewards(session: Session, caller: AtKiosk, page: KioskPaging) -> RewardPage:
+    listed = reward_page(await points.list_rewards(session), page)
     await _footprint(session, caller, "rewards.list")
     return listed
 
@@ -261,28 +268,14 @@ class RedeemIn(BaseModel):
     reward: Annotated[str, Field(min_length=1, max_length=64, description="The reward's code.")]
 
 
-@router.post(
-    "/me/redemptions",
-    status_code=status.HTTP_201_CREATED,
-    summary="Redeem a reward",
-    responses={200: {"description": "A replay of an earlier request with the same key"}},
-)
+@router.post("/me/redemptions", status_code=status.HTTP_201_CREATED, summary="Redeem a reward")
 @raises(KioskCannotTakePayment)
 async def kiosk_redeem(
     session: Session,
     request: Request,
     caller: AtKiosk,
     body: RedeemIn,
-    idempotency_key: Annotated[
-        str,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=150,
-            description="Chosen by the kiosk: a retry with the same key is the same request.",
-        ),
-    ],
-    response: Response,
+    idempotency_key: Annotated[str, KioskKey],
 ) -> RedemptionOut:
     """The app's redemption, points only: a reward with a cash part needs the app's payment
     sheet (409 `kiosk-payment-unsupported`)."""
@@ -306,8 +299,6 @@ async def kiosk_redeem(
         points=out.points,
         replayed=out.replayed,
     )
-    if out.replayed:
-        response.status_code = status.HTTP_200_OK
     return out
 
 
@@ -315,7 +306,9 @@ async def kiosk_redeem(
 
 
 @router.post("/me/card/report-lost", summary="Report the card lost (ends the session)")
-async def kiosk_report_lost(session: Session, caller: AtKiosk) -> CardOut:
+async def kiosk_report_lost(
+    session: Session, caller: AtKiosk, _key: Annotated[str | None, OptionalKioskKey]
+) -> CardOut:
     """The card in this session stops working at once; points stay with the resident."""
     card = await cards.report_lost(
         session,

@@ -14,20 +14,23 @@ Each TV request is a line of the resident's digital footprint (identity.activity
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, status
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import points
 from api.deps import Session
+from api.idempotency import idempotent
+from api.pagination import PageRequest, Paging, page_of, paging
 from api.principal import CurrentResident, Principal, current_principal
+from api.routing import contract_router
 from channels.tv import screens
-from core.errors import DomainError
+from core.errors import DomainError, members
+from core.pagination import Page, time_key
 from core.redis import get_redis
 from core.settings import get_settings
 from identity import activity, activity_reads, residents, sessions
@@ -36,21 +39,14 @@ from identity.schemas import SessionOut
 from mobile_contract.problems import raises
 from notifications import inbox
 from notifications.errors import InboxItemNotFound
-from notifications.schemas import InboxItemOut
-from points.schemas.views import HistoryItem
 
-router = APIRouter(prefix="/v1/tv", tags=["tv"])
-pairing_router = APIRouter(prefix="/v1/me/tv-boxes", tags=["app"])
+router = contract_router(prefix="/v1/tv", tags=["tv"])
+pairing_router = contract_router(prefix="/v1/me/tv-boxes", tags=["app"])
 
 TV_CHANNEL = "tv"
 # What the device grant gives a TV box (identity.device_flow.TV_SCOPES); app tokens carry it too,
 # hence the channel check as well.
 TV_SCOPE = "points:read"
-# Deep enough for any remote; each step back over the list is a query of at most SKIP_BATCH rows.
-MAX_PAGE = 200
-SKIP_BATCH = 100
-T = TypeVar("T")
-Fetch = Callable[[str | None, int], Awaitable[tuple[list[T], str | None]]]
 
 
 class WrongChannel(DomainError):
@@ -59,6 +55,7 @@ class WrongChannel(DomainError):
     type = "wrong-channel"
     title = "This endpoint is for another channel"
     status = 403
+    example_extensions = members(channel="tv")
 
     def __init__(self, detail: str, *, channel: str) -> None:
         super().__init__(detail, channel=channel)
@@ -74,7 +71,8 @@ async def _tv_box(principal: Annotated[Principal, Depends(current_principal)]) -
 
 
 TvBox = Annotated[Principal, Depends(_tv_box)]
-PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="From 1; six items a page.")]
+OptionalTvKey = idempotent(_tv_box, required=False)
+TvPaging = Annotated[PageRequest, Depends(paging(default_limit=screens.PAGE_SIZE))]
 
 
 class TvBoxOut(BaseModel):
@@ -85,6 +83,10 @@ class TvBoxOut(BaseModel):
     device_name: str | None
     paired_at: datetime
     last_used_at: datetime
+
+
+class TvBoxPage(Page[TvBoxOut]):
+    """Paired TV boxes, most recently used first."""
 
 
 # --- the box's screens -------------------------------------------------------------------------
@@ -115,50 +117,47 @@ async def tv_more(session: Session, tv: TvBox) -> screens.MoreScreen:
 
 
 @router.get("/points/history", summary="Points history, six a page")
-async def tv_points_history(
-    session: Session, tv: TvBox, page: PageNumber = 1
-) -> screens.HistoryScreen:
+async def tv_points_history(session: Session, tv: TvBox, page: TvPaging) -> screens.HistoryScreen:
     language = await _language(session, tv)
-
-    async def fetch(cursor: str | None, limit: int) -> tuple[list[HistoryItem], str | None]:
-        found = await points.points_history(
-            session, resident_id=tv.resident_id, cursor=cursor, limit=limit
-        )
-        return list(found.items), found.next_cursor
-
-    items, has_next = await _nth_page(fetch, page)
-    await _footprint(session, tv, "tv.points_history", page=page)
-    return screens.history(items, page=page, has_next=has_next, language=language, zone=_zone())
+    found = await points.points_history(
+        session, resident_id=tv.resident_id, cursor=page.cursor, limit=page.limit
+    )
+    await _footprint(session, tv, "tv.points_history")
+    return screens.history(
+        found.items, next_cursor=found.next_cursor, language=language, zone=_zone()
+    )
 
 
 @router.get("/rewards", summary="Rewards, six a page, each with a QR code to redeem in the app")
-async def tv_rewards(session: Session, tv: TvBox, page: PageNumber = 1) -> screens.RewardsScreen:
+async def tv_rewards(session: Session, tv: TvBox, page: TvPaging) -> screens.RewardsScreen:
     language = await _language(session, tv)
-    catalogue = await points.list_rewards(session)
-    await _footprint(session, tv, "tv.rewards", page=page)
-    return screens.rewards(catalogue, page=page, language=language)
+    shown, next_cursor = page_of(
+        await points.list_rewards(session), key=lambda r: r.code, kind="r", page=page
+    )
+    await _footprint(session, tv, "tv.rewards")
+    return screens.rewards(shown, next_cursor=next_cursor, language=language)
 
 
 @router.get("/inbox", summary="Notices, six a page")
-async def tv_inbox(session: Session, tv: TvBox, page: PageNumber = 1) -> screens.InboxScreen:
-    unread = 0
-
-    async def fetch(cursor: str | None, limit: int) -> tuple[list[InboxItemOut], str | None]:
-        nonlocal unread
-        found = await inbox.page(
-            session, resident_id=tv.resident_id, cursor=cursor, limit=limit, unread_only=False
-        )
-        unread = found.unread
-        return list(found.items), found.next_cursor
-
-    items, has_next = await _nth_page(fetch, page)
-    await _footprint(session, tv, "tv.inbox", page=page)
-    return screens.inbox(items, page=page, has_next=has_next, unread=unread, zone=_zone())
+async def tv_inbox(session: Session, tv: TvBox, page: TvPaging) -> screens.InboxScreen:
+    found = await inbox.page(
+        session,
+        resident_id=tv.resident_id,
+        cursor=page.cursor,
+        limit=page.limit,
+        unread_only=False,
+    )
+    await _footprint(session, tv, "tv.inbox")
+    return screens.inbox(
+        found.items, next_cursor=found.next_cursor, unread=found.unread, zone=_zone()
+    )
 
 
 @router.post("/inbox/{item_id}/read", summary="Open a notice (marks it read)")
 @raises(InboxItemNotFound)
-async def tv_open_notice(item_id: uuid.UUID, session: Session, tv: TvBox) -> screens.Notice:
+async def tv_open_notice(
+    item_id: uuid.UUID, session: Session, tv: TvBox, _key: Annotated[str | None, OptionalTvKey]
+) -> screens.Notice:
     """Another resident's notice, or none, is 404."""
     item = await inbox.mark_read(session, resident_id=tv.resident_id, item_id=item_id)
     await _footprint(session, tv, "tv.inbox_read", notice_id=str(item_id))
@@ -169,9 +168,9 @@ async def tv_open_notice(item_id: uuid.UUID, session: Session, tv: TvBox) -> scr
 
 
 @pairing_router.get("", summary="My paired TV boxes")
-async def my_tv_boxes(session: Session, me: CurrentResident) -> list[TvBoxOut]:
+async def my_tv_boxes(session: Session, me: CurrentResident, page: Paging) -> TvBoxPage:
     """Live TV sessions, most recently used first."""
-    return [
+    boxes = [
         TvBoxOut(
             id=box.id,
             device_name=box.device_name,
@@ -180,6 +179,10 @@ async def my_tv_boxes(session: Session, me: CurrentResident) -> list[TvBoxOut]:
         )
         for box in await _tv_sessions(session, me)
     ]
+    items, next_cursor = page_of(
+        boxes, key=lambda b: time_key(b.last_used_at, b.id), kind="b", page=page, descending=True
+    )
+    return TvBoxPage(items=items, next_cursor=next_cursor)
 
 
 @pairing_router.delete(
@@ -203,20 +206,6 @@ async def unpair_tv_box(session_id: uuid.UUID, session: Session, me: CurrentResi
 async def _tv_sessions(session: AsyncSession, me: Principal) -> list[SessionOut]:
     live = await sessions.list_sessions(session, subject=me.subject)
     return [box for box in live if box.channel == TV_CHANNEL]
-
-
-async def _nth_page(fetch: Fetch[T], page: int) -> tuple[list[T], bool]:
-    """Page `page` of six of a keyset-paged list, walking its cursor past the pages before (a
-    remote pages one step at a time, so they are few); and whether another page follows."""
-    cursor: str | None = None
-    skip = (page - 1) * screens.PAGE_SIZE
-    while skip > 0:
-        skipped, cursor = await fetch(cursor, min(skip, SKIP_BATCH))
-        skip -= len(skipped)
-        if cursor is None:
-            return [], False  # the list ends before this page
-    items, cursor = await fetch(cursor, screens.PAGE_SIZE)
-    return items, cursor is not None
 
 
 async def _footprint(

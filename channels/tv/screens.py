@@ -6,26 +6,25 @@ offered as a QR code that opens the app (channels.tv.deeplinks)."""
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Literal, TypeVar
+from typing import Literal
 
 from pydantic import BaseModel
 
 from channels.tv import deeplinks
 from channels.tv.deeplinks import Qr
+from core.pagination import Page
 from identity.schemas import ResidentProfile
 from notifications.schemas import InboxItemOut
 from points.schemas.behaviours import LocalisedOut
 from points.schemas.rewards import RewardOut
 from points.schemas.views import HistoryItem, HistoryKind, PointsSummary
 
-PAGE_SIZE = 6
+PAGE_SIZE = 6  # lines a screen shows
 HOME_NOTICES = 3
 Language = Literal["zh", "en"]
-T = TypeVar("T")
 
 _TEXT: dict[str, tuple[str, str]] = {
     # tiles of the home screen
@@ -93,14 +92,6 @@ class HomeScreen(BaseModel):
     tiles: list[Tile]
 
 
-class Paging(BaseModel):
-    page: int
-    page_size: int = PAGE_SIZE
-    has_next: bool
-    # Only where counting is cheap (the rewards catalogue); None otherwise.
-    pages: int | None = None
-
-
 class HistoryLine(BaseModel):
     at: datetime
     kind: HistoryKind
@@ -109,8 +100,8 @@ class HistoryLine(BaseModel):
     balance_after: int
 
 
-class HistoryScreen(Paging):
-    items: list[HistoryLine]
+class HistoryScreen(Page[HistoryLine]):
+    """Six movements a screen; `next_cursor` is the remote's "next page"."""
 
 
 class RewardCard(BaseModel):
@@ -121,12 +112,13 @@ class RewardCard(BaseModel):
     qr: Qr  # redeem in the app
 
 
-class RewardsScreen(Paging):
-    items: list[RewardCard]
+class RewardsScreen(Page[RewardCard]):
+    """Six rewards a screen, each with the QR code that redeems it in the app."""
 
 
-class InboxScreen(Paging):
-    items: list[NoticeLine]
+class InboxScreen(Page[NoticeLine]):
+    """Six notices a screen; `unread` counts them all."""
+
     unread: int
 
 
@@ -200,11 +192,10 @@ def more(language: Language) -> MoreScreen:
 
 
 def history(
-    items: Sequence[HistoryItem], *, page: int, has_next: bool, language: Language, zone: tzinfo
+    items: Sequence[HistoryItem], *, next_cursor: str | None, language: Language, zone: tzinfo
 ) -> HistoryScreen:
     return HistoryScreen(
-        page=page,
-        has_next=has_next,
+        next_cursor=next_cursor,
         items=[
             HistoryLine(
                 at=item.at.astimezone(zone),
@@ -218,13 +209,12 @@ def history(
     )
 
 
-def rewards(catalogue: Sequence[RewardOut], *, page: int, language: Language) -> RewardsScreen:
-    """One page of six of what can be redeemed now (a short list, so counted for free)."""
-    shown = page_of(catalogue, page)
+def rewards(
+    shown: Sequence[RewardOut], *, next_cursor: str | None, language: Language
+) -> RewardsScreen:
+    """A page of what can be redeemed now."""
     return RewardsScreen(
-        page=page,
-        has_next=page * PAGE_SIZE < len(catalogue),
-        pages=max(1, math.ceil(len(catalogue) / PAGE_SIZE)),
+        next_cursor=next_cursor,
         items=[
             RewardCard(
                 code=reward.code,
@@ -239,11 +229,10 @@ def rewards(catalogue: Sequence[RewardOut], *, page: int, language: Language) ->
 
 
 def inbox(
-    items: Sequence[InboxItemOut], *, page: int, has_next: bool, unread: int, zone: tzinfo
+    items: Sequence[InboxItemOut], *, next_cursor: str | None, unread: int, zone: tzinfo
 ) -> InboxScreen:
     return InboxScreen(
-        page=page,
-        has_next=has_next,
+        next_cursor=next_cursor,
         unread=unread,
         items=[notice_line(item, zone) for item in items],
     )
@@ -266,12 +255,6 @@ def notice_line(item: InboxItemOut, zone: tzinfo) -> NoticeLine:
         at=item.created_at.astimezone(zone),
         unread=item.read_at is None,
     )
-
-
-def page_of(items: Sequence[T], page: int) -> list[T]:
-    """The `page`-th six (from 1); empty past the end."""
-    start = (page - 1) * PAGE_SIZE
-    return list(items[start : start + PAGE_SIZE])
 
 
 def _history_label(item: HistoryItem, language: Language) -> str:

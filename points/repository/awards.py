@@ -118,13 +118,20 @@ async def recent_by_staff(
 
 
 async def pending(
-    session: AsyncSession, communities: Sequence[str] | None, limit: int
+    session: AsyncSession,
+    communities: Sequence[str] | None,
+    *,
+    after: uuid.UUID | None,
+    limit: int,
 ) -> Sequence[Award]:
-    """Awards waiting for approval, oldest first; `communities` None means every community."""
+    """Awards waiting for approval, oldest first (ids are time-ordered), after the award `after`;
+    `communities` None means every community."""
     query = select(Award).where(col(Award.status) == AwardStatus.PENDING.value)
     if communities is not None:
         query = query.where(col(Award.community).in_(communities))
-    query = query.order_by(col(Award.created_at), col(Award.id)).limit(limit)
+    if after is not None:
+        query = query.where(col(Award.id) > after)
+    query = query.order_by(col(Award.id)).limit(limit)
     return (await session.execute(query)).scalars().all()
 
 
@@ -134,15 +141,23 @@ async def insert_flags(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
 
 
 async def flags(
-    session: AsyncSession, communities: Sequence[str] | None, *, reviewed: bool, limit: int
+    session: AsyncSession,
+    communities: Sequence[str] | None,
+    *,
+    reviewed: bool,
+    before: uuid.UUID | None,
+    limit: int,
 ) -> Sequence[Flag]:
+    """Flags newest first (ids are time-ordered), before the flag `before`."""
     query = select(Flag)
     query = query.where(
         col(Flag.reviewed_at).is_not(None) if reviewed else col(Flag.reviewed_at).is_(None)
     )
     if communities is not None:
         query = query.where(col(Flag.community).in_(communities))
-    query = query.order_by(col(Flag.created_at).desc(), col(Flag.id)).limit(limit)
+    if before is not None:
+        query = query.where(col(Flag.id) < before)
+    query = query.order_by(col(Flag.id).desc()).limit(limit)
     return (await session.execute(query)).scalars().all()
 
 

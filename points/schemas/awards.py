@@ -11,6 +11,8 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from core.pagination import Page
+
 
 def _plain_text(text: str) -> str:
     # A NUL or a lone surrogate cannot be stored (PostgreSQL refuses both): refuse them here,
@@ -124,8 +126,9 @@ class AwardOut(BaseModel):
     decision_reason: str | None
     reversed_points: int
     reversal_reason: str | None
-    # True when this response replays an earlier request with the same Idempotency-Key.
-    replayed: bool = False
+    # Not part of the body: whether this answers a request the ledger had already seen. The
+    # HTTP answer to a retry is the first answer itself (`Idempotent-Replayed: true`).
+    replayed: bool = Field(default=False, exclude=True)
 
 
 class FlagOut(BaseModel):
@@ -140,3 +143,11 @@ class FlagOut(BaseModel):
     reviewed_at: datetime | None
     reviewed_by: uuid.UUID | None
     review_note: str | None
+
+
+class AwardPage(Page[AwardOut]):
+    """Awards waiting for approval, oldest first."""
+
+
+class FlagPage(Page[FlagOut]):
+    """Fraud signals, newest first."""

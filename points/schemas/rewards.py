@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.pagination import Page
 from points.models import RedemptionStatus
 from points.schemas.behaviours import CODE_PATTERN, LocalisedOut, Text, Title
 
@@ -95,7 +96,13 @@ class RewardOut(BaseModel):
 
 
 class RewardList(BaseModel):
+    """Rewards just added by staff."""
+
     rewards: list[RewardOut]
+
+
+class RewardPage(Page[RewardOut]):
+    """The catalogue, by reward code."""
 
 
 class RedemptionOut(BaseModel):
@@ -121,9 +128,8 @@ class RedemptionOut(BaseModel):
     replayed: bool = Field(default=False, exclude=True)
 
 
-class RedemptionPage(BaseModel):
-    items: list[RedemptionOut]
-    next_cursor: str | None
+class RedemptionPage(Page[RedemptionOut]):
+    """The resident's vouchers and redemptions, newest first."""
 
 
 class VoucherView(BaseModel):

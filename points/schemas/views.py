@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from core.pagination import Page
 from points.schemas.behaviours import LocalisedOut
 
 # What a line of the history is, in words a resident's app can label. Stable: clients switch on it.
@@ -23,7 +24,6 @@ HISTORY_KINDS: tuple[HistoryKind, ...] = (
     "expiry",
     "adjustment",
 )
-MAX_HISTORY_PAGE = 100
 
 
 class CategoryBalances(BaseModel):
@@ -79,6 +79,5 @@ class HistoryItem(BaseModel):
     reward: RewardRef | None = None
 
 
-class HistoryPage(BaseModel):
-    items: list[HistoryItem]
-    next_cursor: str | None
+class HistoryPage(Page[HistoryItem]):
+    """The wallet's movements, newest first."""

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
 import notifications
-from core import clock
+from core import clock, cursors
 from core.redis import get_redis
 from identity.models import StaffRole
 from points.errors import (
@@ -21,17 +21,23 @@ from points.errors import (
 )
 from points.models import Award, AwardStatus
 from points.repository import awards as repo
-from points.schemas.awards import AwardOut, StaffActor
+from points.schemas.awards import AwardOut, AwardPage, StaffActor
 from points.service import awards, limits, rankings
 from points.service.fraud import approver_communities
 
 
 async def pending(
-    session: AsyncSession, *, approver: StaffActor, limit: int = 100
-) -> list[AwardOut]:
-    """Awards waiting for approval in the caller's communities, oldest first."""
-    rows = await repo.pending(session, approver_communities(approver), limit)
-    return [await awards.to_out(session, row) for row in rows]
+    session: AsyncSession, *, approver: StaffActor, cursor: str | None = None, limit: int = 20
+) -> AwardPage:
+    """Awards waiting for approval in the caller's communities, oldest first, a keyset page at
+    a time."""
+    after = cursors.decode_id("p", cursor) if cursor else None
+    rows = await repo.pending(session, approver_communities(approver), after=after, limit=limit + 1)
+    shown = rows[:limit]
+    return AwardPage(
+        items=[await awards.to_out(session, row) for row in shown],
+        next_cursor=cursors.encode_id("p", shown[-1].id) if len(rows) > limit else None,
+    )
 
 
 async def approve(

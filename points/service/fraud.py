@@ -12,13 +12,13 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import clock
+from core import clock, cursors
 from core.ids import new_id
 from identity.models import StaffRole
 from points.errors import AwardNotFound
 from points.models import Award, FlagKind
 from points.repository import awards as repo
-from points.schemas.awards import FlagOut, StaffActor
+from points.schemas.awards import FlagOut, FlagPage, StaffActor
 
 REPEAT_PAIR_WINDOW = timedelta(days=7)
 REPEAT_PAIR_COUNT = 5  # awards by one staff member to one resident within the window
@@ -49,11 +49,27 @@ async def check(session: AsyncSession, award: Award) -> None:
 
 
 async def list_flags(
-    session: AsyncSession, *, approver: StaffActor, reviewed: bool = False, limit: int = 100
-) -> list[FlagOut]:
-    """Flags in the communities where the caller approves, newest first."""
-    rows = await repo.flags(session, approver_communities(approver), reviewed=reviewed, limit=limit)
-    return [FlagOut.model_validate(row, from_attributes=True) for row in rows]
+    session: AsyncSession,
+    *,
+    approver: StaffActor,
+    reviewed: bool = False,
+    cursor: str | None = None,
+    limit: int = 20,
+) -> FlagPage:
+    """Flags in the communities where the caller approves, newest first, a keyset page at a
+    time."""
+    rows = await repo.flags(
+        session,
+        approver_communities(approver),
+        reviewed=reviewed,
+        before=cursors.decode_id("f", cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    shown = rows[:limit]
+    return FlagPage(
+        items=[FlagOut.model_validate(row, from_attributes=True) for row in shown],
+        next_cursor=cursors.encode_id("f", shown[-1].id) if len(rows) > limit else None,
+    )
 
 
 async def review_flag(

@@ -8,7 +8,6 @@ per-resident limit are guarded by conditional statements too, so no race can ove
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import uuid
@@ -21,10 +20,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
-from core import clock
+from core import clock, cursors
 from core.ids import new_id
+from core.pagination import MAX_LIMIT, InvalidCursor
 from core.settings import Settings, get_settings
-from ledger.errors import HoldNotPending, InsufficientBalance, InvalidCursor, UnknownAccount
+from ledger.errors import HoldNotPending, InsufficientBalance, UnknownAccount
 from notifications import outbox
 from points.accounts import wallet
 from points.errors import (
@@ -48,7 +48,6 @@ Status = RedemptionStatus
 # voucher (or the payment deadline, plus the longest voucher that payment could still issue).
 HOLD_MARGIN = timedelta(days=1)
 PAYMENT_WINDOW = timedelta(minutes=30)
-MAX_PAGE = 100
 TOPIC_REDEEMED = "rewards.redeemed"
 TOPIC_EXPIRED = "rewards.voucher_expired"
 TOPIC_EXPIRING = "rewards.voucher_expiring"
@@ -125,7 +124,7 @@ async def list_redemptions(
     limit: int = 20,
 ) -> RedemptionPage:
     """The resident's vouchers newest first, by an opaque keyset cursor."""
-    limit = max(1, min(limit, MAX_PAGE))
+    limit = max(1, min(limit, MAX_LIMIT))
     before = _decode_cursor(cursor) if cursor else None
     rows = await repo.resident_redemptions(
         session, resident_id=resident_id, statuses=statuses, before=before, limit=limit + 1
@@ -469,14 +468,19 @@ def _hash(body: dict[str, Any]) -> str:
 
 
 def _encode_cursor(row: Redemption) -> str:
-    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return _encode_position(clock.as_utc(row.created_at), row.id)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    at, _, last = cursors.decode_key("r", cursor).partition("|")
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, last = raw.partition("|")
-        return clock.as_utc(datetime.fromisoformat(at)), uuid.UUID(last)
+        position = clock.as_utc(datetime.fromisoformat(at)), uuid.UUID(last)
     except ValueError:
-        raise InvalidCursor("The cursor is not one this list gave out.") from None
+        raise InvalidCursor("The cursor is not one this list issued.") from None
+    if _encode_position(*position) != cursor:
+        raise InvalidCursor("The cursor is not one this list issued.")
+    return position
+
+
+def _encode_position(at: datetime, last: uuid.UUID) -> str:
+    return cursors.encode_key("r", f"{at.isoformat()}|{last}")

@@ -7,21 +7,19 @@ available."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import clock
+from core import clock, cursors
+from core.pagination import MAX_LIMIT, InvalidCursor
 from points import accounts, calendar
 from points.errors import InvalidPointsQuery
 from points.repository import views as repository
 from points.schemas.behaviours import LocalisedOut
 from points.schemas.views import (
-    MAX_HISTORY_PAGE,
     BehaviourRef,
     CategoryBalances,
     ExpiringSoon,
@@ -95,7 +93,7 @@ async def points_history(
 ) -> HistoryPage:
     """Newest-first movements of the wallet, filtered, one keyset page at a time."""
     filters = filters or HistoryFilters()
-    limit = max(1, min(limit, MAX_HISTORY_PAGE))
+    limit = max(1, min(limit, MAX_LIMIT))
     before = decode_cursor(cursor) if cursor else None
     account = await repository.account_id(session, accounts.wallet(resident_id))
     if account is None:
@@ -164,19 +162,12 @@ def _reward(reward: Any) -> RewardRef | None:
 
 
 def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"h{seq}".encode()).decode().rstrip("=")
+    return cursors.encode_key("h", str(seq))
 
 
 def decode_cursor(cursor: str) -> int:
-    """The position a cursor stands for; InvalidPointsQuery for anything this API did not issue."""
-    try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        text = raw.decode()
-        if not text.startswith("h") or not text[1:].isdigit() or len(text) > 20:
-            raise ValueError(text)
-        seq = int(text[1:])
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
-        raise InvalidPointsQuery("The cursor is not one this API issued.") from exc
-    if encode_cursor(seq) != cursor:  # one spelling per position
-        raise InvalidPointsQuery("The cursor is not one this API issued.")
-    return seq
+    """The position a cursor stands for; InvalidCursor for anything this list did not issue."""
+    text = cursors.decode_key("h", cursor)
+    if not text.isdigit() or len(text) > 19 or str(int(text)) != text:
+        raise InvalidCursor("The cursor is not one this list issued.")
+    return int(text)

@@ -75,7 +75,7 @@ async def test_a_large_award_waits_then_a_second_staff_member_approves_it(
     assert award["points"] == 10
     assert await notifications.pending(session, topic="points.awarded") == []
     listed = await client.get("/v1/staff/awards/pending", headers=team["checker"].headers)
-    assert [a["id"] for a in listed.json()] == [award["id"]]
+    assert [a["id"] for a in listed.json()["items"]] == [award["id"]]
 
     approved = await decide(client, team["checker"], award["id"], "approve")
 
@@ -88,7 +88,7 @@ async def test_a_large_award_waits_then_a_second_staff_member_approves_it(
     sent = await notifications.pending(session, topic="points.awarded")
     assert [m.payload["award_id"] for m in sent] == [award["id"]]
     listed = await client.get("/v1/staff/awards/pending", headers=team["checker"].headers)
-    assert listed.json() == []
+    assert listed.json() == {"items": [], "next_cursor": None}
 
 
 async def test_an_award_at_the_threshold_posts_at_once(client, session, team) -> None:
@@ -125,7 +125,7 @@ async def test_an_approver_elsewhere_sees_nothing(client, team) -> None:
     approve = await decide(client, team["outsider"], award["id"], "approve")
     unknown = await decide(client, team["checker"], uuid.uuid4(), "approve")
 
-    assert listed.json() == []
+    assert listed.json() == {"items": [], "next_cursor": None}
     refusal(approve, 404, "award-not-found")
     refusal(unknown, 404, "award-not-found")
 
@@ -295,7 +295,7 @@ async def flags_for(client, staff, reviewed: bool = False) -> list[dict]:
         "/v1/staff/flags", params={"reviewed": reviewed}, headers=staff.headers
     )
     assert response.status_code == 200, response.text
-    return list(response.json())
+    return list(response.json()["items"])
 
 
 async def test_repeated_awards_to_one_resident_are_flagged(client, session, team) -> None:

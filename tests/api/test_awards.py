@@ -101,9 +101,9 @@ async def test_a_scanned_code_awards_points_once(client, session, programme) -> 
     assert first.json()["status"] == "posted"
     assert first.json()["points"] == 10
     assert first.json()["resident_id"] == str(resident.id)
-    assert again.status_code == 200
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
-    assert again.json()["replayed"] is True
     assert await balance_of(session, resident) == 10
     sent = await notifications.pending(session, topic="points.awarded")
     assert [m.payload["points"] for m in sent] == [10]
@@ -272,7 +272,7 @@ async def test_a_key_reused_for_another_award_is_refused(client, programme) -> N
     other = await post_award(client, awarder, key, resident_id=str(resident.id), quantity="2")
 
     assert first.status_code == 201
-    refusal(other, 409, "idempotency-key-reused")
+    refusal(other, 422, "idempotency-key-reused")
 
 
 async def test_keys_belong_to_one_staff_member(client, session, programme) -> None:

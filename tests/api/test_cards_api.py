@@ -19,7 +19,7 @@ from tests.citizen_card import (
     plain,
 )
 from tests.citizen_card import make_resident as make_card_resident
-from tests.helpers import problem_of
+from tests.helpers import problem_of, with_key
 from tests.points_actors import Actor, make_resident, make_staff
 
 pytestmark = pytest.mark.usefixtures("still_clock")
@@ -41,7 +41,7 @@ async def bind(client, actor, which=0):
     return await client.post(
         "/v1/me/cards",
         json={"number": NUMBERS[which], "chip_uid": CHIP_UIDS[which]},
-        headers=actor.headers,
+        headers=with_key(actor.headers),
     )
 
 
@@ -73,7 +73,7 @@ async def test_a_verified_resident_binds_a_card_and_sees_it_masked(client, sessi
     assert card["number"] == "3205****7890"
     assert card["status"] == "active"
     assert card["pin_set"] is False
-    assert listed.json() == [card]
+    assert listed.json() == {"items": [card], "next_cursor": None}
     for response in (bound, listed):
         assert plain(NUMBERS[0]) not in response.text
         assert "04A2B3C4D5E680" not in response.text.upper()
@@ -90,7 +90,7 @@ async def test_binding_needs_a_verified_real_name(client, session):
 
     body = assert_problem(refused, 403, "assurance-too-low")
     assert body["required"] == "real_name"
-    assert (await client.get("/v1/me/cards", headers=me.headers)).json() == []
+    assert (await client.get("/v1/me/cards", headers=me.headers)).json()["items"] == []
 
 
 async def test_a_resident_who_just_verified_their_real_name_binds_with_the_same_token(
@@ -142,7 +142,7 @@ async def test_hostile_card_input_is_a_422_problem(client, session, field, value
     me = await resident_at(session)
     body = {"number": NUMBERS[0], "chip_uid": CHIP_UIDS[0], field: value}
 
-    refused = await client.post("/v1/me/cards", json=body, headers=me.headers)
+    refused = await client.post("/v1/me/cards", json=body, headers=with_key(me.headers))
 
     assert_problem(refused, 422, type_suffix)
     if isinstance(value, str) and value:
@@ -162,10 +162,14 @@ async def test_reporting_a_card_lost_takes_effect_at_once_and_twice_answers_the_
     again = await client.post(
         "/v1/me/cards/report-lost",
         json={"card_id": card["id"]},
-        headers={**me.headers, "Idempotency-Key": "lost-1"},
+        headers={**me.headers, "Idempotency-Key": "lost-2"},
+    )
+    retried = await client.post(
+        "/v1/me/cards/report-lost", headers={**me.headers, "Idempotency-Key": "lost-1"}
     )
 
-    assert first.status_code == again.status_code == 200, first.text
+    assert first.status_code == again.status_code == retried.status_code == 200, first.text
+    assert retried.headers["Idempotent-Replayed"] == "true"
     assert first.json()["id"] == again.json()["id"] == card["id"]
     assert first.json()["status"] == "reported_lost"
     tapped = await citizen_card.by_chip_uid(session, CHIP_UIDS[0])
@@ -185,7 +189,9 @@ async def test_another_residents_card_cannot_be_reported_lost(client, session):
     )
 
     assert_problem(refused, 404, "card-not-found")
-    assert (await client.get("/v1/me/cards", headers=owner.headers)).json()[0]["status"] == "active"
+    assert (await client.get("/v1/me/cards", headers=owner.headers)).json()["items"][0][
+        "status"
+    ] == "active"
 
 
 async def test_the_resident_sets_and_changes_the_pin(client, session):
@@ -213,7 +219,9 @@ async def test_the_resident_sets_and_changes_the_pin(client, session):
         "/v1/me/cards/pin", json={"pin": OTHER_GOOD_PIN, "old_pin": GOOD_PIN}, headers=me.headers
     )
     assert changed.status_code == 204
-    assert (await client.get("/v1/me/cards", headers=me.headers)).json()[0]["pin_set"] is True
+    assert (await client.get("/v1/me/cards", headers=me.headers)).json()["items"][0][
+        "pin_set"
+    ] is True
     await citizen_card.verify_pin(
         session, card=stored, pin=OTHER_GOOD_PIN, actor="kiosk:k1", channel="kiosk"
     )
@@ -306,10 +314,10 @@ async def test_a_clerk_issues_freezes_unfreezes_and_cancels(client, session, cle
     base = f"/v1/staff/residents/{resident.id}/cards"
 
     issued = await client.post(
-        base, json={"number": NUMBERS[0], "chip_uid": CHIP_UIDS[0]}, headers=clerk.headers
+        base, json={"number": NUMBERS[0], "chip_uid": CHIP_UIDS[0]}, headers=with_key(clerk.headers)
     )
     second = await client.post(
-        base, json={"number": NUMBERS[1], "chip_uid": CHIP_UIDS[1]}, headers=clerk.headers
+        base, json={"number": NUMBERS[1], "chip_uid": CHIP_UIDS[1]}, headers=with_key(clerk.headers)
     )
 
     assert issued.status_code == 201, issued.text
@@ -330,8 +338,10 @@ async def test_a_clerk_issues_freezes_unfreezes_and_cancels(client, session, cle
     assert assert_problem(refused, 409, "card-not-usable")["card_status"] == "cancelled"
 
     listed = await client.get(base, headers=clerk.headers)
-    assert [c["status"] for c in listed.json()] == ["cancelled"]
-    events = (await client.get(f"/v1/staff/cards/{card_id}/events", headers=clerk.headers)).json()
+    assert [c["status"] for c in listed.json()["items"]] == ["cancelled"]
+    events = (await client.get(f"/v1/staff/cards/{card_id}/events", headers=clerk.headers)).json()[
+        "items"
+    ]
     assert [e["to_status"] for e in events] == [
         "issued",
         "active",
@@ -354,13 +364,13 @@ async def test_a_clerk_replaces_a_lost_card(client, session, clerk):
     new = await client.post(
         f"/v1/staff/residents/{me.id}/cards/replace",
         json={"number": NUMBERS[1], "chip_uid": CHIP_UIDS[1]},
-        headers=clerk.headers,
+        headers=with_key(clerk.headers),
     )
 
     assert new.status_code == 201, new.text
     assert new.json()["replaces_id"] == old["id"]
     assert new.json()["resident_id"] == str(me.id)
-    mine = (await client.get("/v1/me/cards", headers=me.headers)).json()
+    mine = (await client.get("/v1/me/cards", headers=me.headers)).json()["items"]
     assert [(c["id"], c["status"]) for c in mine] == [
         (new.json()["id"], "active"),
         (old["id"], "replaced"),
@@ -417,7 +427,7 @@ async def test_counter_endpoints_are_for_counter_clerks(client, session):
 
     assert (await client.post(path, json=body)).status_code == 401
     for actor in (resident, awarder):
-        refused = await client.post(path, json=body, headers=actor.headers)
+        refused = await client.post(path, json=body, headers=with_key(actor.headers))
         assert_problem(refused, 403, "insufficient-role")
     assert await citizen_card.cards_of(session, resident_id=resident.id) == []
 
@@ -429,12 +439,12 @@ async def test_unknown_cards_and_residents_are_404(client, session, clerk):
         f"/v1/staff/cards/{missing}/unlock",
         f"/v1/staff/cards/{missing}/cancel",
     ):
-        response = await client.post(path, json={"reason": "x"}, headers=clerk.headers)
+        response = await client.post(path, json={"reason": "x"}, headers=with_key(clerk.headers))
         assert_problem(response, 404, "card-not-found")
     no_resident = await client.post(
         f"/v1/staff/residents/{missing}/cards",
         json={"number": NUMBERS[0], "chip_uid": CHIP_UIDS[0]},
-        headers=clerk.headers,
+        headers=with_key(clerk.headers),
     )
     assert_problem(no_resident, 404, "resident-not-found")
     not_a_uuid = await client.get("/v1/staff/cards/1' OR 1=1/events", headers=clerk.headers)

@@ -96,7 +96,7 @@ async def test_a_tv_box_pairs_polls_politely_and_is_listed_and_unpaired(client, 
     assert tv["refresh_token"]
     assert error_of(await poll(client, device)) == "invalid_grant"  # tokens are handed out once
 
-    listed = (await client.get("/v1/me/sessions", headers=bearer(resident))).json()
+    listed = (await client.get("/v1/me/sessions", headers=bearer(resident))).json()["items"]
     box = next(s for s in listed if s["id"] == tv["session_id"])
     assert (box["channel"], box["client_id"], box["device_name"]) == ("tv", TV, "TV box")
     # The box may not touch the account: its token lacks `profile`.

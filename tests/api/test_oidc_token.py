@@ -434,7 +434,7 @@ async def test_withdrawing_consent_in_the_app_ends_partner_sessions(
     )
 
     listed = await client.get("/v1/me/consents", headers=bearer(app.access_token))
-    assert [c["client_id"] for c in listed.json()] == [partner[0].client_id]
+    assert [c["client_id"] for c in listed.json()["items"]] == [partner[0].client_id]
     withdrawn = await client.delete(
         f"/v1/me/consents/{partner[0].client_id}", headers=bearer(app.access_token)
     )
@@ -446,7 +446,8 @@ async def test_withdrawing_consent_in_the_app_ends_partner_sessions(
         await consents.current(session, resident_id=resident.id, client_id=partner[0].client_id)
         is None
     )
-    assert (await client.get("/v1/me/consents", headers=bearer(app.access_token))).json() == []
+    listed = await client.get("/v1/me/consents", headers=bearer(app.access_token))
+    assert listed.json()["items"] == []
     # The app session itself goes on.
     assert (await client.get("/v1/me", headers=bearer(app.access_token))).status_code == 200
 

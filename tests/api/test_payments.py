@@ -135,7 +135,8 @@ async def test_paid_cash_part_issues_the_voucher(client, session, provider, setu
     assert body["status"] == "awaiting_payment"
     assert body["voucher_code"] is None
     assert body["client_secret"].endswith("_secret_abc")
-    assert replay.status_code == 200
+    assert replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true"
     assert replay.json()["id"] == body["id"]
     assert replay.json()["client_secret"]  # read back from the provider
     call = provider["create"].calls.last.request

@@ -67,7 +67,7 @@ async def test_registering_again_refreshes_the_same_device(client, session):
     assert device.resident_id == me.id
     listed = await client.get("/v1/me/push-tokens", headers=me.headers)
     assert listed.status_code == 200
-    assert listed.json() == [again.json()]
+    assert listed.json()["items"] == [again.json()]
     assert FCM_TOKEN not in listed.text
 
 
@@ -81,9 +81,10 @@ async def test_a_token_registered_by_another_resident_moves_to_them(client, sess
 
     assert bought.status_code == 201, bought.text
     assert bought.json()["id"] != sold["id"]  # deliveries queued for the old device go nowhere
-    assert (await client.get("/v1/me/push-tokens", headers=seller.headers)).json() == []
+    assert (await client.get("/v1/me/push-tokens", headers=seller.headers)).json()["items"] == []
     assert [
-        d["id"] for d in (await client.get("/v1/me/push-tokens", headers=buyer.headers)).json()
+        d["id"]
+        for d in (await client.get("/v1/me/push-tokens", headers=buyer.headers)).json()["items"]
     ] == [bought.json()["id"]]
     gone = await client.delete(f"/v1/me/push-tokens/{sold['id']}", headers=seller.headers)
     assert gone.status_code == 404
@@ -214,7 +215,7 @@ async def test_a_resident_cannot_see_or_remove_another_residents_device(client, 
 
     assert attempt.status_code == 404
     assert problem_of(attempt)["type"].endswith("push-token-not-found")
-    assert listed.json() == []
+    assert listed.json()["items"] == []
     assert removed.status_code == 204
     assert again.status_code == 404
     assert await stored(session) == []
@@ -277,7 +278,7 @@ async def test_signing_out_removes_only_that_sessions_token(client, gateways, se
     assert out.status_code == 204
     assert {d.token for d in await stored(session)} == {token(2)}
     listed = await client.get("/v1/me/push-tokens", headers=bearer(tablet))
-    assert [d["platform"] for d in listed.json()] == ["ios"]
+    assert [d["platform"] for d in listed.json()["items"]] == ["ios"]
 
 
 @pytest.mark.usefixtures("still_clock")

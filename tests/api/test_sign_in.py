@@ -118,7 +118,7 @@ async def test_sessions_are_listed_and_revoked_one_by_one_or_everywhere(client, 
     phone = await sign_in(client, gateways, device="phone")
     tablet = await sign_in(client, gateways, device="tablet")
 
-    listed = (await client.get("/v1/me/sessions", headers=bearer(phone))).json()
+    listed = (await client.get("/v1/me/sessions", headers=bearer(phone))).json()["items"]
     assert {s["device_name"] for s in listed} == {"phone", "tablet"}
 
     ended = await client.delete(f"/v1/me/sessions/{tablet['session_id']}", headers=bearer(phone))

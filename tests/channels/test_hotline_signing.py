@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,11 +68,14 @@ async def signed(
     headers: dict[str, str] | None = None,
     **signing_options: Any,
 ) -> httpx.Response:
-    """Send a request signed with the current key (or as `signing_options` say)."""
+    """Send a request signed with the current key (or as `signing_options` say); a POST carries
+    a fresh Idempotency-Key unless `headers` give one, as the call centre's client sends."""
     body = b"" if payload is None else json.dumps(payload).encode()
     sent = signed_headers(method, path, body, **signing_options)
     if body:
         sent["Content-Type"] = "application/json"
+    if method == "POST":
+        sent["Idempotency-Key"] = str(uuid.uuid4())
     sent.update(headers or {})
     return await client.request(method, path, content=body, headers=sent)
 

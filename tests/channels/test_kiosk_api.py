@@ -338,18 +338,19 @@ async def test_rewards_and_a_redemption_replayed_by_its_key(
     balance = await client.get("/v1/kiosk/me/points", headers=kiosk.at(token))
 
     assert listed.status_code == 200
-    assert {r["code"] for r in listed.json()["rewards"]} == {"tote-bag", "tea-set"}
+    assert {r["code"] for r in listed.json()["items"]} == {"tote-bag", "tea-set"}
     assert first.status_code == 201, first.text
     assert first.json()["status"] == "issued"
     assert first.json()["voucher_code"]
-    assert replay.status_code == 200
+    assert replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true"
     assert replay.json()["id"] == first.json()["id"]
     assert problem_of(cash)["type"].endswith("kiosk-payment-unsupported")
     assert unkeyed.status_code == 422
     assert balance.json()["available"] == 30
     assert balance.json()["held"] == 50
     actions = [action for _, action, _ in await footprint(session, resident)]
-    assert actions.count("rewards.redeem") == 2
+    assert actions.count("rewards.redeem") == 1  # the replay did nothing new
     assert "rewards.list" in actions
 
 

@@ -1,6 +1,7 @@
 """The TV box channel over HTTP: a box paired through the device flow browses its resident's
-points, rewards and notices in pages of six, offers typing actions as QR deep links, is refused
-app endpoints (and the app its screens), leaves a footprint, and is unpaired from the app."""
+points, rewards and notices in pages of six (a cursor for "next"), offers typing actions as QR
+deep links, is refused app endpoints (and the app its screens), leaves a footprint, and is
+unpaired from the app."""
 
 from __future__ import annotations
 
@@ -108,16 +109,18 @@ def well_formed_svg(svg: str) -> ET.Element:
 
 
 async def all_pages(client: AsyncClient, path: str, headers: dict) -> list[dict]:
-    pages = []
-    for page in range(1, 10):
-        response = await client.get(path, params={"page": page}, headers=headers)
+    """Every screen of a list, following `next_cursor` as the remote's "next" button does."""
+    pages: list[dict] = []
+    params: dict[str, str] = {}
+    for _ in range(10):
+        response = await client.get(path, params=params, headers=headers)
         assert response.status_code == 200, response.text
         body = response.json()
-        assert (body["page"], body["page_size"]) == (page, 6)
         pages.append(body)
-        if not body["has_next"]:
+        if body["next_cursor"] is None:
             return pages
-    raise AssertionError("has_next never ended")
+        params = {"cursor": body["next_cursor"]}
+    raise AssertionError("next_cursor never ended")
 
 
 # --- the home screen ---------------------------------------------------------------------------
@@ -194,16 +197,12 @@ async def test_thirteen_rewards_are_three_pages_each_with_a_qr_to_redeem_in_the_
     pages = await all_pages(client, "/v1/tv/rewards", tv.headers)
 
     assert [len(p["items"]) for p in pages] == [6, 6, 1]
-    assert [p["has_next"] for p in pages] == [True, True, False]
-    assert {p["pages"] for p in pages} == {3}
     shown = [item for p in pages for item in p["items"]]
-    assert sorted(item["code"] for item in shown) == sorted(r.code for r in rewards)
+    assert [item["code"] for item in shown] == sorted(r.code for r in rewards)
     for item in shown:
         assert item["title"] == "环保袋"
         assert item["qr"]["payload"] == f"wujiang://rewards/{item['code']}?from=tv"
         well_formed_svg(item["qr"]["svg"])
-    past = (await client.get("/v1/tv/rewards", params={"page": 4}, headers=tv.headers)).json()
-    assert (past["items"], past["has_next"]) == ([], False)
 
 
 async def test_thirteen_notices_are_three_pages_newest_first(
@@ -219,12 +218,9 @@ async def test_thirteen_notices_are_three_pages_newest_first(
     pages = await all_pages(client, "/v1/tv/inbox", tv.headers)
 
     assert [len(p["items"]) for p in pages] == [6, 6, 1]
-    assert [p["has_next"] for p in pages] == [True, True, False]
     titles = [item["title"] for p in pages for item in p["items"]]
     assert titles == [f"通知 {n}" for n in range(12, -1, -1)]
     assert {p["unread"] for p in pages} == {13}
-    past = (await client.get("/v1/tv/inbox", params={"page": 4}, headers=tv.headers)).json()
-    assert (past["items"], past["has_next"]) == ([], False)
 
 
 async def test_thirteen_awards_are_three_pages_of_history(
@@ -254,23 +250,30 @@ async def test_twelve_items_end_exactly_on_page_two(
         await deliver(session, resident.id, n)
 
     pages = await all_pages(client, "/v1/tv/inbox", tv.headers)
-    third = (await client.get("/v1/tv/inbox", params={"page": 3}, headers=tv.headers)).json()
 
     assert [len(p["items"]) for p in pages] == [6, 6]
-    assert (third["items"], third["has_next"]) == ([], False)
 
 
-@pytest.mark.parametrize("page", ["0", "-1", "201", "two"])
-async def test_page_numbers_out_of_range_are_422(
-    client: AsyncClient, session: AsyncSession, page: str
+@pytest.mark.parametrize(
+    ("params", "status", "problem"),
+    [
+        ({"limit": "0"}, 422, "validation-error"),
+        ({"limit": "101"}, 422, "validation-error"),
+        ({"limit": "two"}, 422, "validation-error"),
+        ({"cursor": "page-2"}, 400, "invalid-cursor"),
+        ({"cursor": "x" * 201}, 422, "validation-error"),
+    ],
+)
+async def test_bad_paging_is_refused_clearly(
+    client: AsyncClient, session: AsyncSession, params: dict, status: int, problem: str
 ) -> None:
     resident = await make_resident(session)
     tv = await mint_tv(session, resident)
 
     for path in ("/v1/tv/rewards", "/v1/tv/inbox", "/v1/tv/points/history"):
-        response = await client.get(path, params={"page": page}, headers=tv.headers)
-        assert response.status_code == 422
-        assert problem_of(response)["type"].endswith("validation-error")
+        response = await client.get(path, params=params, headers=tv.headers)
+        assert response.status_code == status
+        assert problem_of(response)["type"].endswith(problem)
 
 
 # --- notices -------------------------------------------------------------------------------------
@@ -385,7 +388,7 @@ async def test_tv_tokens_are_refused_on_the_residents_app_endpoints(
 ) -> None:
     resident = await make_resident(session)
     tv = await mint_tv(session, resident)
-    box = (await client.get("/v1/me/tv-boxes", headers=resident.headers)).json()[0]
+    box = (await client.get("/v1/me/tv-boxes", headers=resident.headers)).json()["items"][0]
 
     for method, path in [
         ("GET", "/v1/me/tv-boxes"),
@@ -409,7 +412,7 @@ async def test_unpairing_from_the_app_refuses_the_box_at_once(
     tv = await pair_tv(client, resident)
     assert (await client.get("/v1/tv/home", headers=bearer(tv))).status_code == 200
 
-    boxes = (await client.get("/v1/me/tv-boxes", headers=resident.headers)).json()
+    boxes = (await client.get("/v1/me/tv-boxes", headers=resident.headers)).json()["items"]
     assert [(b["id"], b["device_name"]) for b in boxes] == [(tv["session_id"], "TV box")]
     assert boxes[0]["paired_at"] == boxes[0]["last_used_at"] == "2026-11-25T04:00:00Z"
 
@@ -418,7 +421,7 @@ async def test_unpairing_from_the_app_refuses_the_box_at_once(
     assert unpaired.status_code == 204
     refused = await client.get("/v1/tv/home", headers=bearer(tv))
     assert refused.status_code == 401
-    assert (await client.get("/v1/me/tv-boxes", headers=resident.headers)).json() == []
+    assert (await client.get("/v1/me/tv-boxes", headers=resident.headers)).json()["items"] == []
     again = await client.delete(f"/v1/me/tv-boxes/{tv['session_id']}", headers=resident.headers)
     assert again.status_code == 404
     renewed = await client.post(
@@ -440,11 +443,12 @@ async def test_only_ones_own_tv_boxes_are_listed_and_unpaired(
     other = await make_resident(session, phone="13912345678")
     tv = await mint_tv(session, resident)
     await mint_tv(session, other, device="卧室电视")
-    own_boxes = (await client.get("/v1/me/tv-boxes", headers=resident.headers)).json()
-    other_boxes = (await client.get("/v1/me/tv-boxes", headers=other.headers)).json()
+    listed = await client.get("/v1/me/tv-boxes", headers=resident.headers)
+    own_boxes = listed.json()["items"]
+    other_boxes = (await client.get("/v1/me/tv-boxes", headers=other.headers)).json()["items"]
     app_session = next(
         s
-        for s in (await client.get("/v1/me/sessions", headers=resident.headers)).json()
+        for s in (await client.get("/v1/me/sessions", headers=resident.headers)).json()["items"]
         if s["channel"] == "app"
     )
 
@@ -476,7 +480,7 @@ async def test_every_tv_request_leaves_a_line_in_the_residents_trail(
     await deliver(session, resident.id, 1)
 
     await client.get("/v1/tv/home", headers=tv.headers)
-    await client.get("/v1/tv/points/history", params={"page": 2}, headers=tv.headers)
+    await client.get("/v1/tv/points/history", params={"limit": 2}, headers=tv.headers)
     await client.get("/v1/tv/rewards", headers=tv.headers)
     notice = (await client.get("/v1/tv/inbox", headers=tv.headers)).json()["items"][0]
     await client.post(f"/v1/tv/inbox/{notice['id']}/read", headers=tv.headers)
@@ -500,7 +504,7 @@ async def test_every_tv_request_leaves_a_line_in_the_residents_trail(
     ]
     assert tv_trail == trail[1:]
     box = session_of(tv_trail, "客厅电视")
-    assert trail[5]["detail"] == {"session_id": box, "page": 2}
+    assert trail[5]["detail"] == {"session_id": box}
     assert trail[2]["detail"] == {"session_id": box, "notice_id": notice["id"]}
     assert trail[0]["detail"]["box"] == paired["session_id"]
     assert (await client.get("/v1/me/activity", headers=other.headers)).json()["items"] == []

@@ -526,7 +526,7 @@ async def test_a_sign_in_elsewhere_is_pushed_to_the_signed_in_phone_even_at_nigh
         phone_c = await sign_in(committed_client, sms, phone, "Tablet")
         later = await worker.run_until_idle()
 
-    assert len(devices.json()) == 1  # phone A's token went with its session
+    assert len(devices.json()["items"]) == 1  # phone A's token went with its session
     assert later.sent == 1
     [to_b] = fake_fcm.delivered_to(token_b)
     assert to_b.data["session_id"] == phone_c["session_id"]

@@ -127,9 +127,9 @@ async def test_one_key_sent_ten_times_at_once_awards_once(
         *(award(committed_client, awarder, key, resident_id=str(resident.id)) for _ in range(10))
     )
 
-    assert kinds(responses) == {"201": 1, "200": 9}
+    assert kinds(responses) == {"201": 10}
+    assert sum("Idempotent-Replayed" not in r.headers for r in responses) == 1
     assert len({r.json()["id"] for r in responses}) == 1
-    assert sum(r.json()["replayed"] for r in responses) == 9
     balances = await check_books(committed_db)
     assert balances[resident.id] == 10
 
@@ -307,5 +307,5 @@ async def test_a_burst_of_concurrent_awards_is_flagged_exactly(
 
     assert kinds(responses) == {"201": 12}
     flagged = await committed_client.get("/v1/staff/flags", headers=world["approvers"][0].headers)
-    assert sorted(f["kind"] for f in flagged.json()) == ["burst"] * 3
+    assert sorted(f["kind"] for f in flagged.json()["items"]) == ["burst"] * 3
     await check_books(committed_db)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
 from core.ids import new_id
+from core.pagination import InvalidCursor
 from points.errors import InvalidPointsQuery
 from points.models import RedemptionStatus
 from points.service import views
@@ -157,7 +158,21 @@ async def test_history_pages_without_gaps_or_repeats(session: AsyncSession) -> N
     assert seen == [7, 6, 5, 4, 3, 2, 1]
 
 
-@pytest.mark.parametrize("cursor", ["nope", "cDE", "h1", "aC0x", "aDE=", "!!!!", "aDE" * 9])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "nope",
+        "cDE",
+        "h1",
+        "aC0x",
+        "aDE=",
+        "!!!!",
+        "aDE" * 9,
+        "aDAx",
+        "aC0xMg",
+        "aDE5OTk5OTk5OTk5OTk5OTk5OTk5",
+    ],
+)
 async def test_forged_cursors_are_refused(session: AsyncSession, cursor: str) -> None:
-    with pytest.raises(InvalidPointsQuery):
+    with pytest.raises(InvalidCursor):
         await views.points_history(session, resident_id=new_id(), cursor=cursor)

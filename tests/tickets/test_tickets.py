@@ -289,7 +289,7 @@ async def test_a_resident_lists_only_their_own_tickets(session) -> None:
 
     first = await tickets.resident_tickets(session, resident_id=mine, limit=2)
     rest = await tickets.resident_tickets(
-        session, resident_id=mine, before=uuid.UUID(first.next_cursor), limit=2
+        session, resident_id=mine, cursor=first.next_cursor, limit=2
     )
 
     assert [t.number for t in first.items + rest.items] == [t.number for t in reversed(own)]
@@ -314,7 +314,7 @@ async def test_the_app_lists_my_tickets_and_nobody_elses(client, session) -> Non
     assert response.json()["items"][0]["resident_id"] == str(me.id)
     assert response.json()["next_cursor"] is None
     assert anonymous.status_code == 401
-    assert problem_of(garbage)["type"].endswith("validation-error")
+    assert problem_of(garbage)["type"].endswith("invalid-cursor")
 
 
 # --- co-governance points: the normal award path ------------------------------------------------

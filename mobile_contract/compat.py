@@ -16,7 +16,7 @@ from typing import Any
 from mobile_contract.compat_report import Change, Report, render
 from mobile_contract.compat_schema import Direction, Place, schema_changes
 from mobile_contract.compat_security import effective_security, security_changes
-from mobile_contract.documents import ContractError, Resolver, check_document, mapping
+from mobile_contract.documents import ContractError, Resolver, array, check_document, mapping
 
 __all__ = ["Change", "ContractError", "Report", "compare", "render"]
 
@@ -79,7 +79,7 @@ def _operations(document: Mapping[str, Any], refs: Resolver) -> dict[tuple[str, 
                     label=f"{method.upper()} {path}",
                     spec=item[method],
                     path_parameters=tuple(_TEMPLATE_PARAMETER.findall(path)),
-                    shared_parameters=tuple(_list(item.get("parameters"))),
+                    shared_parameters=tuple(array(item.get("parameters"))),
                 )
     return operations
 
@@ -289,7 +289,7 @@ def _parameters(contract: _Contract, operation: _Operation) -> dict[tuple[str, s
     """Path-item and operation parameters (the latter win), keyed as a client tells them apart:
     path parameters by position, header names without case."""
     parameters: dict[tuple[str, str], Any] = {}
-    for raw in (*operation.shared_parameters, *_list(operation.spec.get("parameters"))):
+    for raw in (*operation.shared_parameters, *array(operation.spec.get("parameters"))):
         parameter, _ = contract.refs.resolve(raw)
         place, name = str(parameter.get("in")), str(parameter.get("name"))
         if place == "path" and name in operation.path_parameters:
@@ -329,9 +329,9 @@ def _content(holder: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 
 
 def _responses(operation: _Operation) -> dict[str, Any]:
-    return {
-        str(status).upper(): raw for status, raw in mapping(operation.spec.get("responses")).items()
-    }
+    """Responses by status, ranges spelled one way (`2xx` is `2XX`), `default` as it is."""
+    responses = mapping(operation.spec.get("responses"))
+    return {str(status).replace("x", "X"): raw for status, raw in responses.items()}
 
 
 def _headers(contract: _Contract, response: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -344,7 +344,3 @@ def _headers(contract: _Contract, response: Mapping[str, Any]) -> dict[str, Mapp
 def _union(first: Iterable[Any], second: Iterable[Any]) -> list[Any]:
     """Keys of both, in the order of the first, then what only the second has."""
     return list(dict.fromkeys([*first, *second]))
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []

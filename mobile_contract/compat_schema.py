@@ -17,11 +17,8 @@ from mobile_contract.compat_keywords import (
     Effect,
     Finding,
     count_limit_change,
-    declared_types,
     multiple_of_change,
-    normalise,
     numeric_bound_changes,
-    only_type,
     restriction_change,
     type_change,
     type_of,
@@ -29,13 +26,16 @@ from mobile_contract.compat_keywords import (
     value_changes,
 )
 from mobile_contract.compat_report import Change
-from mobile_contract.documents import Resolver, mapping
-
-# Members that say nothing about the values of the branches of a union.
-_NOT_INHERITED = frozenset(
-    {"anyOf", "oneOf", "discriminator", "default", "deprecated", "title", "description"}
-    | {"examples", "example"}
+from mobile_contract.compat_unions import (
+    Node,
+    alternatives,
+    as_schema,
+    pair_branches,
+    resolve_schema,
+    variant_finding,
 )
+from mobile_contract.documents import Resolver, array, mapping
+
 _TEXT = frozenset({None, "string"})
 _NUMBERS = frozenset({None, "integer", "number"})
 _FORMATTED = _TEXT | _NUMBERS
@@ -73,14 +73,6 @@ def schema_changes(
     return comparer.changes
 
 
-@dataclass(frozen=True)
-class _Node:
-    """A schema with its `$ref`s followed and its `allOf` merged, and the references used."""
-
-    schema: Mapping[str, Any]
-    refs: frozenset[str]
-
-
 class _Comparer:
     def __init__(self, old: Resolver, new: Resolver, direction: Direction, place: Place) -> None:
         self._old, self._new = old, new
@@ -91,21 +83,21 @@ class _Comparer:
         self.changes: list[Change] = []
 
     def compare(self, old: object, new: object, pointer: str) -> None:
-        self._nodes(_node(self._old, old), _node(self._new, new), pointer)
+        self._nodes(resolve_schema(self._old, old), resolve_schema(self._new, new), pointer)
 
-    def _nodes(self, old: _Node, new: _Node, pointer: str) -> None:
+    def _nodes(self, old: Node, new: Node, pointer: str) -> None:
         self._annotations(old.schema, new.schema, pointer)
-        old_branches = _branches(self._old, old, frozenset())
-        new_branches = _branches(self._new, new, frozenset())
-        pairs, removed, added = _pair_branches(old_branches, new_branches)
+        old_branches = alternatives(self._old, old, frozenset())
+        new_branches = alternatives(self._new, new, frozenset())
+        pairs, removed, added = pair_branches(old_branches, new_branches)
         for old_branch, new_branch in pairs:
             self._pair(old_branch, new_branch, pointer)
         for branch in removed:
-            self._report(_variant_finding(branch, Effect.NARROWS), pointer)
+            self._report(variant_finding(branch, Effect.NARROWS), pointer)
         for branch in added:
-            self._report(_variant_finding(branch, Effect.WIDENS), pointer)
+            self._report(variant_finding(branch, Effect.WIDENS), pointer)
 
-    def _pair(self, old: _Node, new: _Node, pointer: str) -> None:
+    def _pair(self, old: Node, new: Node, pointer: str) -> None:
         """Compare two single-type schemas, unless this very pair is already being compared
         further up: a recursive schema, reported where it was first met."""
         key = (old.refs, new.refs)
@@ -166,15 +158,15 @@ class _Comparer:
             if finding:
                 self._report(finding, pointer)
         old_items, new_items = old.get("items"), new.get("items")
-        old_prefix, new_prefix = _list(old.get("prefixItems")), _list(new.get("prefixItems"))
+        old_prefix, new_prefix = array(old.get("prefixItems")), array(new.get("prefixItems"))
         for index in range(max(len(old_prefix), len(new_prefix))):
             self.compare(
-                old_prefix[index] if index < len(old_prefix) else _schema(old_items),
-                new_prefix[index] if index < len(new_prefix) else _schema(new_items),
+                old_prefix[index] if index < len(old_prefix) else as_schema(old_items),
+                new_prefix[index] if index < len(new_prefix) else as_schema(new_items),
                 f"{pointer}[{index}]",
             )
         if old_items is not None or new_items is not None:
-            self.compare(_schema(old_items), _schema(new_items), f"{pointer}[]")
+            self.compare(as_schema(old_items), as_schema(new_items), f"{pointer}[]")
 
     def _object(self, old: Mapping[str, Any], new: Mapping[str, Any], pointer: str) -> None:
         old_properties = mapping(old.get("properties"))
@@ -250,7 +242,7 @@ class _Comparer:
             message = "additionalProperties is allowed now"
             self._report(Finding("additional-properties-opened", Effect.NOTES, message), pointer)
         elif isinstance(before, Mapping) or isinstance(after, Mapping):
-            self.compare(_schema(before), _schema(after), f"{pointer}.*" if pointer else "*")
+            self.compare(as_schema(before), as_schema(after), f"{pointer}.*" if pointer else "*")
 
     def _report(self, finding: Finding, pointer: str) -> None:
         sending = self._direction is Direction.REQUEST
@@ -271,119 +263,6 @@ class _Comparer:
         )
 
 
-def _node(resolver: Resolver, raw: object, seen: frozenset[str] = frozenset()) -> _Node:
-    """`raw` resolved, with its `allOf` parts merged into one schema (a conjunction)."""
-    schema, refs = resolver.resolve(_schema(raw))
-    parts = schema.get("allOf")
-    if not isinstance(parts, list):
-        return _Node(normalise(schema), refs)
-    merged: Mapping[str, Any] = {key: value for key, value in schema.items() if key != "allOf"}
-    for part in parts:
-        if mapping(part).get("$ref") in seen | refs:
-            continue  # a schema that includes itself adds nothing to itself
-        inner = _node(resolver, part, seen | refs)
-        merged = _conjoin(inner.schema, merged)
-        refs |= inner.refs
-    return _Node(normalise(merged), refs)
-
-
-def _conjoin(part: Mapping[str, Any], outer: Mapping[str, Any]) -> dict[str, Any]:
-    """Both schemas at once: their properties and required lists joined, else `outer` wins."""
-    merged = {**part, **outer}
-    merged["properties"] = {**mapping(part.get("properties")), **mapping(outer.get("properties"))}
-    merged["required"] = list(
-        dict.fromkeys([*_list(part.get("required")), *_list(outer.get("required"))])
-    )
-    return {
-        key: value
-        for key, value in merged.items()
-        if value or key not in ("properties", "required")
-    }
-
-
-def _branches(resolver: Resolver, node: _Node, seen: frozenset[str]) -> list[_Node]:
-    """The alternatives a schema allows: the items of its `anyOf`/`oneOf` (with the union's
-    own constraints applied to each) or the types of a type list, flattened."""
-    schema = node.schema
-    union = schema.get("anyOf", schema.get("oneOf"))
-    if isinstance(union, list):
-        outer = _values_only(schema)
-        branches: list[_Node] = []
-        for item in union:
-            if mapping(item).get("$ref") in seen | node.refs:
-                continue  # a union that includes itself adds nothing to itself
-            inner = _node(resolver, item)
-            merged = _Node(_conjoin(inner.schema, outer), inner.refs)
-            branches += _branches(resolver, merged, seen | node.refs)
-        return branches
-    types = declared_types(schema)
-    if types is None or len(types) < 2:
-        return [node]
-    return [_Node(_values_only(only_type(schema, kind)), node.refs) for kind in types]
-
-
-def _values_only(schema: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in schema.items() if key not in _NOT_INHERITED}
-
-
-def _pair_branches(
-    old: list[_Node], new: list[_Node]
-) -> tuple[list[tuple[_Node, _Node]], list[_Node], list[_Node]]:
-    """Branches paired first by the same reference or literal type, then by related types
-    (integer and number, or an untyped branch), so a renamed component is still compared.
-    Two single schemas are always a pair, whatever their types."""
-    if len(old) == len(new) == 1:
-        return [(old[0], new[0])], [], []
-    pairs: list[tuple[_Node, _Node]] = []
-    old_left, new_left = list(old), list(new)
-    for related in (_same_variant, _same_family):
-        for old_branch in list(old_left):
-            partner = next((branch for branch in new_left if related(old_branch, branch)), None)
-            if partner is not None:
-                pairs.append((old_branch, partner))
-                old_left.remove(old_branch)
-                new_left.remove(partner)
-    return pairs, old_left, new_left
-
-
-def _same_variant(old: _Node, new: _Node) -> bool:
-    same_literal = old.schema.get("const") == new.schema.get("const")
-    return old.refs == new.refs and type_of(old.schema) == type_of(new.schema) and same_literal
-
-
-def _same_family(old: _Node, new: _Node) -> bool:
-    numbers = {"integer": "number"}
-    old_type, new_type = type_of(old.schema), type_of(new.schema)
-    if old_type is None or new_type is None:
-        return True
-    return numbers.get(old_type, old_type) == numbers.get(new_type, new_type)
-
-
-def _variant_finding(branch: _Node, effect: Effect) -> Finding:
-    kind = type_of(branch.schema)
-    added = effect is Effect.WIDENS
-    if kind == "null":
-        code = "nullable-added" if added else "nullable-removed"
-        return Finding(
-            code, effect, "null is allowed now" if added else "null is no longer allowed"
-        )
-    names = sorted(ref.rsplit("/", 1)[-1] for ref in branch.refs)
-    what = " / ".join(names) or kind or "any value"
-    code = "type-widened" if added else "type-narrowed"
-    return Finding(
-        code, effect, f"{what} {'added to' if added else 'removed from'} the allowed types"
-    )
-
-
-def _schema(value: object) -> object:
-    """Boolean schemas as objects: `true` allows anything, `false` nothing (an empty enum)."""
-    if value is None or value is True:
-        return {}
-    if value is False:
-        return {"enum": []}
-    return value
-
-
 def _closed(schema: Mapping[str, Any]) -> bool:
     return (
         schema.get("additionalProperties") is False or schema.get("unevaluatedProperties") is False
@@ -391,8 +270,4 @@ def _closed(schema: Mapping[str, Any]) -> bool:
 
 
 def _required(schema: Mapping[str, Any]) -> set[str]:
-    return {name for name in _list(schema.get("required")) if isinstance(name, str)}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
+    return {name for name in array(schema.get("required")) if isinstance(name, str)}

@@ -49,6 +49,11 @@ def mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else EMPTY
 
 
+def array(value: object) -> list[Any]:
+    """`value` if it is an array, else empty."""
+    return value if isinstance(value, list) else []
+
+
 class Resolver:
     """Follows `$ref`s within one document."""
 

@@ -467,6 +467,15 @@ def test_a_union_that_includes_itself_terminates() -> None:
     assert compare(reading(ref, Loop=loop), reading(ref, Loop=loop)).changes == ()
 
 
+def test_an_unchanged_branch_of_a_union_keeps_its_partner() -> None:
+    old = {"anyOf": [{"const": 1}, {"const": 2}]}
+    new = {"anyOf": [{"const": 2}]}
+
+    change = only(sending(old), sending(new))
+
+    assert (change.code, change.breaking, change.message) == ("enum-narrowed", True, "1 removed")
+
+
 def test_a_new_variant_of_a_discriminated_union_breaks_readers_only() -> None:
     def pets(*names: str) -> dict[str, Any]:
         variants = [{"$ref": f"#/components/schemas/{name}"} for name in names]
@@ -807,6 +816,14 @@ def test_a_response_header_that_may_now_be_missing_breaks_readers() -> None:
 
     assert (change.code, change.breaking) == ("response-header-optional", True)
     assert change.location == "response 429 header retry-after"
+
+
+def test_status_ranges_are_one_status_however_they_are_spelled() -> None:
+    old = answering({"2xx": answer(STRING), "default": PROBLEM_404})
+    new = answering({"2XX": answer(STRING), "default": PROBLEM_404})
+
+    assert compare(old, new).changes == ()
+    assert codes(old, answering({"2XX": answer(STRING)})) == [("response-status-removed", False)]
 
 
 def test_error_bodies_are_read_like_any_response() -> None:

@@ -28,8 +28,10 @@ def check(
         bool, typer.Option("--json", help="Print the changes as JSON, for machines.")
     ] = False,
 ) -> None:
-    """Compare two OpenAPI documents: exit 1 on a change that breaks clients built against OLD,
-    unless NEW raises the major version of `info.version`; 2 if a file is not OpenAPI 3.x."""
+    """Classify every difference between two OpenAPI contracts for clients built against OLD.
+
+    Exits 0 when nothing breaks or the major version of `info.version` went up, 1 on a
+    breaking change without that, 2 when a file is unreadable or not OpenAPI 3.x."""
     try:
         report = compare(read_document(old), read_document(new))
     except ContractError as exc:

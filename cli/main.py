@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from cli.behaviours import behaviours_app
 from cli.clients import clients_app
+from cli.contract import contract_app
 from cli.keys import keys_app
 from cli.kiosks import kiosks_app
 from cli.ledger import ledger_app
@@ -34,6 +35,7 @@ app.add_typer(rewards_app, name="rewards")
 app.add_typer(points_app, name="points")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(kiosks_app, name="kiosks")
+app.add_typer(contract_app, name="contract")
 app.command()(worker)
 
 console = Console()

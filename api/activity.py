@@ -21,7 +21,12 @@ from api.principal import CurrentResident
 from core import clock
 from core.settings import get_settings
 from identity import activity, activity_reads
-from identity.activity_reads import MAX_ACTIVITY_PAGE, ActivityPage, InvalidActivityQuery
+from identity.activity_reads import (
+    MAX_ACTIVITY_PAGE,
+    ActivityExport,
+    ActivityPage,
+    InvalidActivityQuery,
+)
 from mobile_contract.problems import raises
 
 router = APIRouter(prefix="/v1/me/activity", tags=["app"])
@@ -43,7 +48,8 @@ async def my_activity(
         Query(pattern=r"^[a-z]{1,16}$", description="Only this channel: app, kiosk, tv, hotline."),
     ] = None,
 ) -> ActivityPage:
-    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    """What was done in the resident's name, through which channel and device; newest first.
+    Pass `next_cursor` back as `cursor` for the next page."""
     return await activity_reads.page(
         session, resident_id=me.resident_id, cursor=cursor, limit=limit, channel=channel
     )
@@ -53,7 +59,14 @@ async def my_activity(
     "/export",
     summary="Download my digital footprint",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={
+        200: {
+            "model": ActivityExport,
+            "description": "A JSON download (`Content-Disposition: attachment; filename="
+            '"wujiang-activity-<date>.json"`), streamed.',
+            "content": {"application/json": {}},
+        }
+    },
 )
 async def export_my_activity(
     # Before the principal: this session's (test) savepoint must enclose the request's own.
@@ -62,7 +75,8 @@ async def export_my_activity(
     me: CurrentResident,
 ) -> StreamingResponse:
     """The whole trail, oldest first, as `{"exported_at": …, "activity": [...]}`; streamed in
-    batches, so a long trail is never held in memory at once."""
+    batches, so a long trail is never held in memory at once. The export itself is recorded in
+    the trail (`activity.export`)."""
     now = clock.now()
     device = await activity_reads.device_label(session, session_id=me.session_id)
     await activity.record(

@@ -23,7 +23,7 @@ from api.routing import contract_router
 from core import clock
 from core.settings import get_settings
 from identity import activity, activity_reads
-from identity.activity_reads import ActivityPage
+from identity.activity_reads import ActivityExport, ActivityPage
 
 router = contract_router(prefix="/v1/me/activity", tags=["app"])
 
@@ -42,7 +42,8 @@ async def my_activity(
         Query(pattern=r"^[a-z]{1,16}$", description="Only this channel: app, kiosk, tv, hotline."),
     ] = None,
 ) -> ActivityPage:
-    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    """What was done in the resident's name, through which channel and device; newest first.
+    Pass `next_cursor` back as `cursor` for the next page."""
     return await activity_reads.page(
         session, resident_id=me.resident_id, cursor=page.cursor, limit=page.limit, channel=channel
     )
@@ -52,7 +53,14 @@ async def my_activity(
     "/export",
     summary="Download my digital footprint",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={
+        200: {
+            "model": ActivityExport,
+            "description": "A JSON download (`Content-Disposition: attachment; filename="
+            '"wujiang-activity-<date>.json"`), streamed.',
+            "content": {"application/json": {}},
+        }
+    },
 )
 async def export_my_activity(
     # Before the principal: this session's (test) savepoint must enclose the request's own.
@@ -61,7 +69,8 @@ async def export_my_activity(
     me: CurrentResident,
 ) -> StreamingResponse:
     """The whole trail, oldest first, as `{"exported_at": …, "activity": [...]}`; streamed in
-    batches, so a long trail is never held in memory at once."""
+    batches, so a long trail is never held in memory at once. The export itself is recorded in
+    the trail (`activity.export`)."""
     now = clock.now()
     device = await activity_reads.device_label(session, session_id=me.session_id)
     await activity.record(

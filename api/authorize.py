@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import segno
 from fastapi import Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from api import authorize_pages as pages
 from api.deps import Session, caller_bucket
@@ -156,12 +156,104 @@ BROWSER_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _query(name: str, description: str, *, required: bool = False, **schema: Any) -> dict[str, Any]:
+    """A query parameter the handler reads by hand (so FastAPI cannot see it), for the contract.
+    Every parameter is sent once and is at most `MAX_PARAM_LENGTH` characters."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string", "maxLength": authorize.MAX_PARAM_LENGTH, **schema},
+    }
+
+
+AUTHORIZE_PARAMETERS = [
+    _query("response_type", "Only `code`.", required=True, enum=["code"]),
+    _query("client_id", "The partner's registered client id.", required=True, maxLength=100),
+    _query(
+        "redirect_uri",
+        "One of the client's registered redirect URIs, character for character.",
+        required=True,
+        examples=["https://tongban.example.gov.cn/oauth/callback"],
+    ),
+    _query(
+        "scope",
+        "Space-separated; must include `openid`; among the client's registered scopes: "
+        "`openid`, `profile`, `phone`, `real_name` (the resident must have verified their real "
+        "name, or is asked to first), `offline_access` (a refresh token).",
+        required=True,
+        examples=["openid profile phone"],
+    ),
+    _query(
+        "state",
+        "Opaque; returned unchanged with the code or the error. Use it against CSRF.",
+        examples=["af0ifjsldkj"],
+    ),
+    _query("nonce", "Opaque; copied into the ID token's `nonce` claim.", examples=["n-0S6_WzA2Mj"]),
+    _query(
+        "code_challenge",
+        "PKCE (RFC 7636), required of every client: BASE64URL(SHA256(code_verifier)).",
+        required=True,
+        pattern="^[A-Za-z0-9_-]{43}$",
+        examples=["E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"],
+    ),
+    _query("code_challenge_method", "Only `S256`.", required=True, enum=["S256"]),
+    _query(
+        "prompt",
+        "Space-separated among `login` (sign in again), `consent` (ask again), `none` (alone: "
+        "no page at all; `login_required`, `interaction_required` or `consent_required` comes "
+        "back instead) and `select_account` (accepted, no effect).",
+        examples=["login"],
+    ),
+    _query(
+        "max_age",
+        "Seconds since the resident last signed in on this browser beyond which they sign in "
+        "again.",
+        pattern="^[0-9]{1,9}$",
+    ),
+    _query("ui_locales", "Accepted; the pages are shown in Chinese and English."),
+]
+LOGOUT_PARAMETERS = [
+    _query(
+        "id_token_hint",
+        "An ID token we issued to the client (expired ones too): names the client whose "
+        "`post_logout_redirect_uri` may be used.",
+        maxLength=8192,
+    ),
+    _query(
+        "client_id",
+        "Names the client when there is no `id_token_hint`; must match the hint's if both.",
+        maxLength=100,
+    ),
+    _query(
+        "post_logout_redirect_uri",
+        "Where to send the browser afterwards, if registered for the client; otherwise a "
+        "signed-out page is shown.",
+        examples=["https://tongban.example.gov.cn/signed-out"],
+    ),
+    _query("state", "Opaque; added to `post_logout_redirect_uri` when the browser goes back."),
+]
+
+
 # --- the authorization endpoint ----------------------------------------------------------------
 
 
-@router.get("/authorize", response_class=HTMLResponse, responses=BROWSER_RESPONSES)
+@router.get(
+    "/authorize",
+    response_class=HTMLResponse,
+    responses=BROWSER_RESPONSES,
+    summary="Sign a resident in for a partner (authorization endpoint)",
+    openapi_extra={"parameters": AUTHORIZE_PARAMETERS},
+)
 async def authorization_endpoint(request: Request, session: Session) -> Response:
-    """OpenID Connect authorization endpoint: code flow, PKCE S256 required."""
+    """OpenID Connect authorization endpoint (authorization code flow, PKCE S256 required): send
+    the resident's browser here, not an API client. The resident signs in (QR code with the
+    app, or SMS code), verifies their real name if `real_name` is asked for, and consents once
+    per partner; the browser then comes back to `redirect_uri` with `code`, `state` and `iss`
+    (RFC 9207), or with `error` (`invalid_scope`, `access_denied`, `login_required`, …).
+    Trade the code at `/oauth2/token` within a minute. A request whose client or redirect URI
+    cannot be trusted is never redirected: the resident sees an error page."""
     redis = get_redis()
     browser = _cookie(request, BIND_COOKIE)
     fresh_browser = browser is None
@@ -359,10 +451,17 @@ async def consent_answer(request: Request, session: Session) -> Response:
 # --- logout ------------------------------------------------------------------------------------
 
 
-@router.get("/logout", response_class=HTMLResponse, responses=BROWSER_RESPONSES)
+@router.get(
+    "/logout",
+    response_class=HTMLResponse,
+    responses=BROWSER_RESPONSES,
+    summary="Sign the resident's browser out (RP-initiated logout)",
+    openapi_extra={"parameters": LOGOUT_PARAMETERS},
+)
 async def logout(request: Request, session: Session) -> Response:
     """OpenID Connect RP-Initiated Logout: end the browser session; back to the partner only if
-    post_logout_redirect_uri is registered for the client the id_token_hint was issued to."""
+    post_logout_redirect_uri is registered for the client the id_token_hint was issued to,
+    otherwise a signed-out page. The partner's own tokens are not revoked: use /oauth2/revoke."""
     try:
         params = authorize.single_params(request.query_params.multi_items())
     except DomainError as exc:
@@ -396,17 +495,49 @@ def _with_state(uri: str, state: str | None) -> str:
 
 
 class QrAnswer(BaseModel):
-    approve: bool
+    model_config = ConfigDict(json_schema_extra={"examples": [{"approve": True}]})
+
+    approve: bool = Field(description="`true` signs the browser in as this resident.")
 
 
 class ClaimOut(BaseModel):
+    """What one scope releases, in the words of the consent page."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"scope": "phone", "zh": "手机号码", "en": "Your mobile number"}]
+        }
+    )
+
     scope: str
     zh: str
     en: str
 
 
 class QrLoginOut(BaseModel):
-    status: str  # pending (preview), approved or denied
+    """A scanned QR code: which partner the browser signs in to, and what it asks for."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "pending",
+                    "client_id": "FKFALze_2aEwOBpIH0maTTrV",
+                    "client_name": "吴江公共自行车",
+                    "claims": [
+                        {
+                            "scope": "openid",
+                            "zh": "你的智慧吴江账号标识",
+                            "en": "Your Smart Wujiang account identifier",
+                        },
+                        {"scope": "phone", "zh": "手机号码", "en": "Your mobile number"},
+                    ],
+                }
+            ]
+        }
+    )
+
+    status: str = Field(description="`pending` (preview), `approved` or `denied` (answer).")
     client_id: str
     client_name: str
     claims: list[ClaimOut]
@@ -426,16 +557,19 @@ def _qr_login_out(ticket: web_login.LoginTicket) -> QrLoginOut:
     )
 
 
-@app_router.get("/{ticket}")
+@app_router.get("/{ticket}", summary="Preview a scanned sign-in QR code")
+@raises(LoginTicketNotFound, LoginTicketAnswered, LoginTicketExpired)
 async def preview_qr_login(
     ticket: Annotated[str, Path(max_length=64)], me: CurrentResident
 ) -> QrLoginOut:
-    """What a scanned QR code would sign the resident into, before they approve it."""
+    """What a scanned QR code (`wujiang://login?ticket=…`) would sign the resident into, before
+    they approve it: show the partner's name and the claims. A code lives 2 minutes
+    (`login-ticket-expired`: ask the resident to refresh the page) and is answered once."""
     return _qr_login_out(await web_login.preview_ticket(get_redis(), ticket_id=ticket))
 
 
-@app_router.post("/{ticket}")
-@raises(LoginTicketNotFound, LoginTicketAnswered, LoginTicketExpired)
+@app_router.post("/{ticket}", summary="Approve or deny a sign-in QR code")
+@raises(LoginTicketNotFound, LoginTicketAnswered, LoginTicketExpired, RateLimited)
 async def answer_qr_login(
     ticket: Annotated[str, Path(max_length=64)],
     body: QrAnswer,
@@ -443,7 +577,8 @@ async def answer_qr_login(
     _key: Annotated[str | None, OptionalResidentKey],
 ) -> QrLoginOut:
     """Approve (or deny) signing in on the browser that shows this QR code; the answer says
-    which partner it is for and what it asks for."""
+    which partner it is for and what it asks for. The browser then goes on by itself (to the
+    consent page, if the partner is new). 20 answers per resident every 10 minutes."""
     answered = await web_login.answer_ticket(
         get_redis(), ticket_id=ticket, resident_id=me.resident_id, approve=body.approve
     )

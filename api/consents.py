@@ -18,7 +18,7 @@ from mobile_contract.problems import raises
 router = contract_router(prefix="/v1/me/consents", tags=["app"])
 
 
-@router.get("")
+@router.get("", summary="Partner apps I allowed")
 async def my_consents(session: Session, resident: CurrentResident, page: Paging) -> ConsentPage:
     """The partners the resident allowed, and what each may receive; most recent first."""
     items, next_cursor = page_of(
@@ -31,10 +31,11 @@ async def my_consents(session: Session, resident: CurrentResident, page: Paging)
     return ConsentPage(items=items, next_cursor=next_cursor)
 
 
-@router.delete("/{client_id}", status_code=204)
+@router.delete("/{client_id}", status_code=204, summary="Withdraw a partner app's consent")
 @raises(ConsentNotFound)
 async def withdraw_consent(session: Session, resident: CurrentResident, client_id: str) -> Response:
-    """Withdraw a consent; the partner's sessions for this resident end at once."""
+    """Withdraw a consent; the partner's sessions for this resident end at once (its tokens stop
+    working), and the partner must ask for consent again to receive anything."""
     await consents.withdraw(
         session, get_redis(), resident_id=resident.resident_id, client_id=client_id
     )

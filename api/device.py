@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import segno
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.authorize_pages import device_page
@@ -31,7 +31,7 @@ from identity.errors import (
     UserCodeAlreadyDecided,
     UserCodeNotFound,
 )
-from identity.schemas import DeviceRequest
+from identity.schemas import DeviceAuthorization, DeviceRequest
 from mobile_contract.problems import raises
 
 # No prefix: the box's endpoints sit under /oauth2, the app's under /v1/me.
@@ -44,18 +44,51 @@ GUESSES_PER_RESIDENT, GUESSES_PER_IP, GUESS_WINDOW = 10, 30, 300
 
 
 class Decision(BaseModel):
+    """The resident's answer: `true` pairs the box with this account, `false` refuses it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"approve": True}]})
+
     approve: bool
 
 
-@router.post("/oauth2/device_authorization", tags=["tv"])
+@router.post(
+    "/oauth2/device_authorization",
+    tags=["tv"],
+    summary="Start pairing a TV box (device authorization)",
+    responses={
+        200: {
+            "model": DeviceAuthorization,
+            "description": "RFC 8628 §3.2; sent with `Cache-Control: no-store`.",
+        }
+    },
+)
 @raises(InvalidClient, InvalidDeviceScope, RateLimited)
 async def device_authorization(
     request: Request,
     session: Session,
-    client_id: Annotated[str, Form(min_length=1, max_length=100)],
-    scope: Annotated[str | None, Form(max_length=1000)] = None,
+    client_id: Annotated[
+        str,
+        Form(
+            min_length=1,
+            max_length=100,
+            description="`wujiang-tv`, or a registered public client.",
+            examples=["wujiang-tv"],
+        ),
+    ],
+    scope: Annotated[
+        str | None,
+        Form(
+            max_length=1000,
+            description="Space-separated, among the client's; all of them when left out.",
+            examples=["points:read"],
+        ),
+    ] = None,
 ) -> JSONResponse:
-    """RFC 8628 §3.1: a device code for the box to poll with and a user code to show."""
+    """RFC 8628 §3.1: a device code for the box to poll `/oauth2/token` with, and a user code
+    to show with a QR code of `verification_uri_complete`. The resident enters (or scans) the
+    code in the app; poll every `interval` seconds until tokens come or the answer is final.
+    `client_id` is `wujiang-tv` or a registered public client; `scope` defaults to the
+    client's (`points:read` for TV boxes)."""
     redis = get_redis()
     await hit(
         redis,
@@ -82,18 +115,24 @@ async def device_code_grant(
     return issued.model_dump(mode="json")
 
 
-@router.get("/v1/me/device-codes/{user_code}", tags=["app"])
-@raises(UserCodeNotFound, UserCodeAlreadyDecided, InvalidUserCode)
+@router.get(
+    "/v1/me/device-codes/{user_code}", tags=["app"], summary="Preview a TV box's pairing request"
+)
+@raises(UserCodeNotFound, UserCodeAlreadyDecided, InvalidUserCode, RateLimited)
 async def preview_device_request(
     user_code: str, request: Request, me: CurrentResident
 ) -> DeviceRequest:
-    """What the code on the TV screen asks for: which client, which scope, until when."""
+    """What the code on the TV screen asks for: which client, which scope, until when. Show it
+    and ask the resident to approve. The code may be typed in any case, with or without `-` or
+    spaces. Each look-up counts towards a limit of 10 codes per resident every 5 minutes."""
     await _count_guess(request, me)
     return await device_flow.lookup(get_redis(), user_code=user_code)
 
 
-@router.post("/v1/me/device-codes/{user_code}", tags=["app"])
-@raises(UserCodeNotFound, UserCodeAlreadyDecided, RateLimited)
+@router.post(
+    "/v1/me/device-codes/{user_code}", tags=["app"], summary="Approve or deny a TV box's pairing"
+)
+@raises(UserCodeNotFound, UserCodeAlreadyDecided, InvalidUserCode, RateLimited)
 async def decide_device_request(
     user_code: str,
     body: Decision,
@@ -101,7 +140,9 @@ async def decide_device_request(
     me: CurrentResident,
     _key: Annotated[str | None, OptionalResidentKey],
 ) -> DeviceRequest:
-    """Approve (pair the TV box with this account) or deny; a code is decided once."""
+    """Approve (pair the TV box with this account) or deny; a code is decided once. Once
+    approved, the box's next poll gets its tokens and it appears among the resident's sessions
+    (channel `tv`), where it can be signed out."""
     await _count_guess(request, me)
     return await device_flow.decide(
         get_redis(), user_code=user_code, resident_id=me.resident_id, approve=body.approve

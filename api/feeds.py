@@ -25,8 +25,8 @@ from identity import client_credentials, clients, tokens
 from identity.errors import ClientNotFound, InsufficientScope, InvalidToken, NotAuthenticated
 from identity.sessions import API_AUDIENCE
 from mobile_contract.problems import raises
-from points.errors import FeedBatchTooLarge, InvalidFeedBatch
-from points.schemas.feeds import SOURCE_PATTERN, FeedReport, FeedRow, FeedRowError
+from points.errors import FeedBatchTooLarge, InvalidFeedBatch, NoBehaviourList, UnknownFeedSource
+from points.schemas.feeds import SOURCE_PATTERN, FeedRecord, FeedReport, FeedRow, FeedRowError
 from points.service import feed_parsing, feeds
 
 router = contract_router(tags=["partner"])
@@ -76,27 +76,67 @@ async def feed_machine(source: Source, credentials: Bearer) -> str:
     return claims.client_id
 
 
+_JSON_LINES_EXAMPLE = (
+    '{"record_id": "gs-sl-0417-20250320-000187", "resident": '
+    '"0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "behaviour": "garbage-sorting", "quantity": 2.5, '
+    '"occurred_at": "2025-03-20T07:42:10+08:00", "community": "songling"}\n'
+    '{"record_id": "gs-sl-0417-20250320-000188", "phone": "13800138000", '
+    '"behaviour": "garbage-sorting", "occurred_at": "2025-03-20T07:45:31+08:00", '
+    '"community": "songling"}\n'
+)
+_CSV_EXAMPLE = (
+    "record_id,resident,phone,behaviour,quantity,occurred_at,community\n"
+    "gs-sl-0417-20250320-000187,0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b,,garbage-sorting,2.5,"
+    "2025-03-20T07:42:10+08:00,songling\n"
+    "gs-sl-0417-20250320-000188,,13800138000,garbage-sorting,1,"
+    "2025-03-20T07:45:31+08:00,songling\n"
+)
+# Before OpenAPI 3.2's `itemSchema`, the `schema` of a sequential media type (JSON lines)
+# describes each item: here, each line.
+_RECORD = FeedRecord.model_json_schema(mode="validation")
+FEED_BATCH_BODY = {
+    "required": True,
+    "description": "UTF-8, one record per line (no line breaks inside a record), at most "
+    f"{MAX_BATCH_BYTES // (1024 * 1024)} MB and {MAX_BATCH_ROWS:,} rows; blank lines are "
+    "skipped. A line that cannot be read is reported in `errors`; the others still count.",
+    "content": {
+        "application/x-ndjson": {
+            "schema": {
+                **_RECORD,
+                "description": "JSON lines: each line is one object of this shape. "
+                + _RECORD["description"],
+            },
+            "example": _JSON_LINES_EXAMPLE,
+        },
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "CSV whose first line is a header naming the columns, each once, "
+                "in any order: `record_id`, `behaviour`, `occurred_at` and `community`, and "
+                "`resident` or `phone` (or both); `quantity` optionally (default 1). The cells "
+                "are read as the JSON lines' members (an empty cell is a missing member); other "
+                "columns are ignored.",
+            },
+            "example": _CSV_EXAMPLE,
+        },
+    },
+}
+
+
 @router.post(
     "/v1/feeds/{source}/batches",
     summary="Import a batch of feed records",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/x-ndjson": {"schema": {"type": "string"}},
-                "text/csv": {"schema": {"type": "string"}},
-            },
-        }
-    },
+    openapi_extra={"requestBody": FEED_BATCH_BODY},
 )
-@raises(FeedBatchTooLarge, InvalidFeedBatch)
+@raises(FeedBatchTooLarge, InvalidFeedBatch, NoBehaviourList, UnknownFeedSource)
 async def import_feed_batch(
     source: Source, request: Request, _client: Annotated[str, Depends(feed_machine)]
 ) -> FeedReport:
     """Award points for each record (JSON lines, or CSV with a header); 200 with the report.
 
     Safe to re-send: records already imported count as duplicates. Failing rows are listed in
-    `errors` and never stop the others. At most 10 MB and 20,000 rows per request (413)."""
+    `errors` and never stop the others. At most 10 MB and 20,000 rows per request (413). `404
+    unknown-feed-source`: no behaviour of the current list is certified by this feed."""
     fmt = feed_parsing.guess_format("", request.headers.get("content-type"))
     if fmt is None:
         raise InvalidFeedBatch("Send the batch as application/x-ndjson or text/csv.")

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,11 +29,58 @@ _CURSOR_PREFIX = "a"
 class ActivityItem(BaseModel):
     """One line of the trail: what was done, when, through which channel and device."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "at": "2025-03-20T06:41:09.218000Z",
+                    "channel": "kiosk",
+                    "device": "盛泽镇便民服务中心 1号机",
+                    "action": "points.balance",
+                    "detail": {"kiosk_id": "0193a9c1-4d2e-7f30-8a41-b52c63d74e85"},
+                }
+            ]
+        }
+    )
+
     at: datetime
-    channel: str
-    device: str | None
-    action: str
-    detail: dict[str, Any]
+    channel: str = Field(description="`app`, `kiosk`, `tv` or `hotline`.")
+    device: str | None = Field(description="A kiosk's name, a TV box's or phone's device name.")
+    action: str = Field(description="Dotted, e.g. `points.balance`, `card.report_lost`.")
+    detail: dict[str, Any] = Field(description="Ids and amounts only, never personal data.")
+
+
+class ActivityExport(BaseModel):
+    """The whole trail, as `GET /v1/me/activity/export` streams it (a JSON download)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "exported_at": "2025-03-20T07:02:33.514000+00:00",
+                    "activity": [
+                        {
+                            "at": "2025-03-18T12:15:40.077000Z",
+                            "channel": "tv",
+                            "device": "TV box",
+                            "action": "tv.home",
+                            "detail": {"session_id": "0193b2d4-8e1f-7a20-b931-c4d5e6f70819"},
+                        },
+                        {
+                            "at": "2025-03-20T06:41:09.218000Z",
+                            "channel": "kiosk",
+                            "device": "盛泽镇便民服务中心 1号机",
+                            "action": "points.balance",
+                            "detail": {"kiosk_id": "0193a9c1-4d2e-7f30-8a41-b52c63d74e85"},
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
+    exported_at: datetime
+    activity: list[ActivityItem] = Field(description="Oldest first.")
 
 
 class ActivityPage(Page[ActivityItem]):

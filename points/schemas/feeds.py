@@ -23,17 +23,56 @@ class FeedFormat(enum.StrEnum):
 
 class FeedRecord(BaseModel):
     """One record as a feed sends it (a JSON object, or a CSV row under a header). Fields the
-    programme does not know are ignored: machines send what they have."""
+    programme does not know are ignored: machines send what they have. Name the resident by
+    `resident` or `phone` (or both, which must then agree)."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        extra="ignore",
+        str_strip_whitespace=True,
+        coerce_numbers_to_str=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "record_id": "gs-sl-0417-20250320-000187",
+                    "resident": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+                    "behaviour": "garbage-sorting",
+                    "quantity": "2.5",
+                    "occurred_at": "2025-03-20T07:42:10+08:00",
+                    "community": "songling",
+                }
+            ]
+        },
+    )
 
-    record_id: Annotated[str, Field(min_length=1, max_length=200)]
-    resident: uuid.UUID | None = None
+    record_id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=200,
+            description="The feed's own id of the record, printable: its idempotency key. A "
+            "record re-sent unchanged is a duplicate; changed, it is refused.",
+        ),
+    ]
+    resident: uuid.UUID | None = Field(default=None, description="The resident's id.")
     # An 11-digit mainland mobile, looked up through the blind index; never stored or logged.
-    phone: Annotated[str, Field(max_length=32)] | None = None
-    behaviour: Annotated[str, Field(pattern=r"^[a-z0-9-]{2,64}$")]
+    phone: Annotated[str, Field(max_length=32)] | None = Field(
+        default=None, description="Or the resident's mainland mobile number."
+    )
+    behaviour: Annotated[
+        str,
+        Field(
+            pattern=r"^[a-z0-9-]{2,64}$",
+            description="A behaviour code of the current list, certified by this feed.",
+        ),
+    ]
     quantity: Quantity = Decimal(1)
-    occurred_at: AwareDatetime
+    occurred_at: Annotated[
+        AwareDatetime,
+        Field(
+            description="With an offset; at most 90 days ago and not in the future (5 minutes' "
+            "leeway)."
+        ),
+    ]
     community: Community
 
     @field_validator("record_id")
@@ -62,7 +101,20 @@ class FeedRowError(BaseModel):
     """A row that awarded nothing, and why. `reason` is stable (a problem type where there is
     one: unknown-behaviour, cap-reached, not-certifier, unknown-resident, invalid-row, ...)."""
 
-    line: int
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "line": 3,
+                    "record_id": "gs-sl-0417-20250320-000189",
+                    "reason": "unknown-resident",
+                    "message": "No resident has that id or phone.",
+                }
+            ]
+        }
+    )
+
+    line: int = Field(description="1-based line of the batch (the CSV header is line 1).")
     record_id: str | None
     reason: str
     message: str
@@ -71,6 +123,29 @@ class FeedRowError(BaseModel):
 class FeedReport(BaseModel):
     """What a batch did. Re-sending a batch is safe: records already imported count as
     `duplicates`, never twice as points."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "garbage-sorting",
+                    "rows": 3,
+                    "imported": 1,
+                    "duplicates": 1,
+                    "failed": 1,
+                    "points": 5,
+                    "errors": [
+                        {
+                            "line": 3,
+                            "record_id": "gs-sl-0417-20250320-000189",
+                            "reason": "unknown-resident",
+                            "message": "No resident has that id or phone.",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     source: str
     rows: int = 0

@@ -8,10 +8,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SkipValidation
 
 import points
 from api.deps import Session
@@ -35,9 +35,11 @@ from points.schemas.rewards import (
     RedemptionOut,
     RedemptionPage,
     RedemptionStatusName,
+    RewardIn,
     RewardList,
     RewardOut,
     RewardPatch,
+    RewardsIn,
 )
 
 router = APIRouter(tags=["app"])
@@ -94,15 +96,20 @@ async def add_rewards(
     session: Session,
     request: Request,
     _: DistrictAdmin,
+    # Documented as the shapes it accepts, validated by hand below (SkipValidation): the
+    # refusal is `invalid-reward` listing every problem with its path, as from the CLI.
     body: Annotated[
-        Any,
+        SkipValidation[RewardIn | list[RewardIn] | RewardsIn],
         Body(
             description="One reward, a list of rewards, or {rewards: [...]} "
             "(fields as in `wujiang rewards add`)."
         ),
     ],
 ) -> RewardList:
-    """Validated strictly; a code that exists already refuses the whole request."""
+    """Validated strictly (no extra fields, integers as JSON numbers, times with a timezone);
+    any problem, or a code that exists already, refuses the whole request with
+    `invalid-reward`, whose `errors` list each problem with its `path` (`rewards[1].stock`)
+    and `message`. Nothing is added unless everything is."""
     rewards = points.parse_rewards_json(await request.body())
     return RewardList(rewards=await points.add_rewards(session, rewards=rewards))
 

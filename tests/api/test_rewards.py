@@ -245,3 +245,28 @@ async def test_code_guessing_is_rate_limited(client, session) -> None:
     assert {a.status_code for a in answers[:30]} == {404}
     assert problem_of(answers[30])["type"].endswith("rate-limited")
     assert "Retry-After" in answers[30].headers
+
+
+async def test_rewards_are_added_as_one_a_list_or_a_catalogue(client, session) -> None:
+    admin = await make_staff(session, "admin.wu", [("admin", "*")])
+    add = "/v1/admin/rewards"
+
+    one = await client.post(add, json=reward_fields("one"), headers=admin.headers)
+    bare_list = await client.post(add, json=[reward_fields("listed")], headers=admin.headers)
+    catalogue = await client.post(
+        add, json={"rewards": [reward_fields("filed")]}, headers=admin.headers
+    )
+    not_a_reward = await client.post(add, json="tote-bag", headers=admin.headers)
+    loose = await client.post(add, json=reward_fields("loose", stock="5"), headers=admin.headers)
+
+    assert [r.status_code for r in (one, bare_list, catalogue)] == [201, 201, 201]
+    assert [r.json()["rewards"][0]["code"] for r in (one, bare_list, catalogue)] == [
+        "one",
+        "listed",
+        "filed",
+    ]
+    # Checked by hand, not by the documented schema: every problem comes with its path.
+    assert problem_of(not_a_reward)["type"].endswith("invalid-reward")
+    assert problem_of(loose)["errors"] == [
+        {"path": "rewards[0].stock", "message": "Input should be a valid integer"}
+    ]

@@ -27,6 +27,7 @@ from points.errors import (
     IdempotencyKeyReused,
     InvalidAward,
     InvalidEarnCode,
+    NoBehaviourList,
     NotCertifier,
     SelfApproval,
     UnknownBehaviour,
@@ -80,6 +81,7 @@ async def earning_code(resident: CurrentResident, response: Response) -> EarnCod
 )
 @raises(
     NotCertifier,
+    NoBehaviourList,
     UnknownBehaviour,
     UnknownResident,
     BudgetExhausted,
@@ -131,7 +133,7 @@ async def approve_award(
 
 
 @router.post("/v1/staff/awards/{award_id}/reject", summary="Reject an award, with a reason")
-@raises(SelfApproval, AwardNotPending)
+@raises(SelfApproval, AwardNotFound, AwardNotPending, InvalidAward)
 async def reject_award(
     award_id: uuid.UUID, session: Session, approver: Approver, body: DecisionIn
 ) -> AwardOut:

@@ -60,7 +60,7 @@ async def verify_voucher(session: Session, cashier: Cashier, body: VoucherCodeIn
 
 
 @router.post("/consume", summary="Use a voucher")
-@raises(VoucherNotUsable)
+@raises(RedemptionNotFound, VoucherNotUsable, RateLimited)
 async def consume_voucher(
     session: Session, cashier: Cashier, body: VoucherCodeIn, idempotency_key: IdempotencyKey
 ) -> VoucherView:

@@ -80,6 +80,7 @@ async def set_my_ranking(
 
 
 @rankings_router.get("/{community}", summary="A community's monthly ranking")
+@raises(InvalidPointsQuery)
 async def community_ranking(
     session: Session,
     me: PointsReader,

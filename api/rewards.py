@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, SkipValidation
 import points
 from api.deps import Session
 from api.principal import CurrentResident, PointsReader, StaffPrincipal, require_staff
+from identity.errors import InsufficientRole
 from identity.models import StaffRole
 from identity.staff import EVERYWHERE
 from ledger.errors import InvalidCursor
@@ -27,8 +28,10 @@ from points.errors import (
     PaymentProviderError,
     PaymentsUnavailable,
     RedemptionLimitReached,
+    RedemptionNotCancellable,
     RedemptionNotFound,
     RewardNotFound,
+    RewardUnavailable,
     SoldOut,
 )
 from points.schemas.rewards import (
@@ -56,6 +59,7 @@ IdempotencyKey = Annotated[
 ]
 
 
+@raises(InsufficientRole)
 async def _district_admin(
     staff: Annotated[StaffPrincipal, Depends(require_staff(StaffRole.ADMIN))],
 ) -> StaffPrincipal:
@@ -133,6 +137,7 @@ async def patch_reward(
 )
 @raises(
     RewardNotFound,
+    RewardUnavailable,
     IdempotencyKeyReused,
     InsufficientPoints,
     RedemptionLimitReached,
@@ -189,7 +194,7 @@ async def my_redemption(
 
 
 @router.post("/v1/me/redemptions/{redemption_id}/cancel", summary="Cancel an unused voucher")
-@raises(RedemptionNotFound)
+@raises(RedemptionNotFound, RedemptionNotCancellable)
 async def cancel_redemption(
     session: Session, resident: CurrentResident, redemption_id: uuid.UUID
 ) -> RedemptionOut:

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 import points
 from api.deps import Session
@@ -59,6 +59,10 @@ Approver = Annotated[StaffPrincipal, Depends(require_staff(StaffRole.APPROVER))]
 
 
 class FlagReview(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note": "本周社区集中开展助老志愿活动,属正常"}]}
+    )
+
     note: Note
 
 
@@ -68,7 +72,9 @@ def _actor(staff: StaffPrincipal) -> StaffActor:
 
 @router.get("/v1/me/points/code", summary="My earning code (the QR staff scan)", tags=["app"])
 async def earning_code(resident: CurrentResident, response: Response) -> EarnCodeOut:
-    """A fresh earning code, valid about a minute; fetch the next after `refresh_after_seconds`."""
+    """A fresh earning code, valid about a minute: show `qr_payload` as a QR for staff to scan,
+    and fetch the next after `refresh_after_seconds`. Each code earns each behaviour once, and
+    a screenshot stops working when it expires. Never cached."""
     response.headers["Cache-Control"] = "no-store"
     return points.issue_earn_code(resident.resident_id)
 
@@ -101,7 +107,17 @@ async def award_points(
     response: Response,
 ) -> AwardOut:
     """Award points for a behaviour the staff member certifies: `pending` if it needs an
-    approver, else `posted`. A replay answers 200 with the first result."""
+    approver (more points than the approval threshold), else `posted` and the resident is
+    told. A retry with the same Idempotency-Key answers 200 with the first result
+    (`replayed: true`); the same key with another body is `idempotency-key-reused`.
+
+    Refusals a scanner app shows: `invalid-earn-code` (ask for a fresh code), `earn-code-used`
+    (this code already earned this behaviour), `cap-reached` (extension members `period`,
+    `cap`, `used`, `remaining`: the resident's cap for the behaviour), `budget-exhausted`
+    (`budget`, `used`, `remaining`: the staff member's daily budget), `not-certifier`
+    (`certified_by`, and `community`: another role or a feed certifies it there),
+    `behaviour-not-active` and `unknown-behaviour` (with `behaviour`), `evidence-required`,
+    `invalid-award` (a fraction of a per-occurrence behaviour, under one point, or a bad key)."""
     result = await points.award(
         session, request=body, staff=_actor(staff), idempotency_key=idempotency_key
     )
@@ -116,6 +132,7 @@ async def pending_awards(
     approver: Approver,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> list[AwardOut]:
+    """Oldest first, in the communities where the caller approves (all, for `*`)."""
     return await points.pending_awards(session, approver=_actor(approver), limit=limit)
 
 
@@ -124,6 +141,10 @@ async def pending_awards(
 async def approve_award(
     award_id: uuid.UUID, session: Session, approver: Approver, body: DecisionIn | None = None
 ) -> AwardOut:
+    """The points move now and the resident is told. The same approver retrying gets the award
+    back unchanged; an award decided otherwise is `award-not-pending` (with `award_status`).
+    Whoever made the award cannot approve it (`self-approval`); an award outside the caller's
+    communities is `award-not-found`."""
     return await points.approve_award(
         session,
         award_id=award_id,
@@ -137,6 +158,9 @@ async def approve_award(
 async def reject_award(
     award_id: uuid.UUID, session: Session, approver: Approver, body: DecisionIn
 ) -> AwardOut:
+    """A reason is required (`invalid-award` without one); the resident is told it, and the
+    award's room under the caps and the awarder's budget is given back. The same approver
+    retrying gets the award back unchanged."""
     return await points.reject_award(
         session, award_id=award_id, approver=_actor(approver), reason=body.reason
     )
@@ -165,6 +189,8 @@ async def fraud_flags(
     reviewed: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> list[FlagOut]:
+    """Newest first, in the communities where the caller approves; `reviewed=true` for the
+    ones already looked at. A flag never blocks its award."""
     return await points.list_flags(
         session, approver=_actor(approver), reviewed=reviewed, limit=limit
     )
@@ -175,6 +201,8 @@ async def fraud_flags(
 async def review_flag(
     flag_id: uuid.UUID, session: Session, approver: Approver, body: FlagReview
 ) -> FlagOut:
+    """Record that the flag was looked at, with a note; reviewing it again keeps the first
+    review. A flag outside the caller's communities is not found (`award-not-found`)."""
     return await points.review_flag(
         session, flag_id=flag_id, approver=_actor(approver), note=body.note
     )

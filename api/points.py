@@ -55,7 +55,10 @@ async def my_points_history(
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = 20,
 ) -> HistoryPage:
-    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    """Newest first; pass `next_cursor` back as `cursor` for the next page (with the same
+    filters). `points` is signed: earned and refunded points are positive, redeemed, reversed
+    and lapsed ones negative. A cursor this API did not give out, or `from` after `to`, is
+    `invalid-points-query`."""
     filters = points.history_filters(
         category=category, kind=kind, date_from=date_from, date_to=date_to
     )
@@ -90,7 +93,9 @@ async def community_ranking(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_RANKING_SIZE)] = 20,
 ) -> RankingOut:
-    """The top residents who opted in, masked (no names or phones), and your own place."""
+    """The top residents who opted in, masked (no names or phones), and your own place when
+    you opted in to this community. A month that is no calendar month (`0000-01`) is
+    `invalid-points-query`."""
     return await points.community_ranking(
         session,
         get_redis(),

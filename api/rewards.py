@@ -11,7 +11,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
-from pydantic import BaseModel, Field, SkipValidation
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 import points
 from api.deps import Session
@@ -71,6 +71,8 @@ DistrictAdmin = Annotated[StaffPrincipal, Depends(_district_admin)]
 
 
 class RedeemIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reward": "supermarket-10-yuan"}]})
+
     reward: Annotated[str, Field(min_length=1, max_length=64, description="The reward's code.")]
 
 
@@ -79,7 +81,8 @@ class RedeemIn(BaseModel):
 
 @router.get("/v1/rewards", summary="Rewards that can be redeemed now")
 async def list_rewards(session: Session, response: Response) -> RewardList:
-    """Active rewards, inside their validity window, with stock left."""
+    """Active rewards, inside their validity window, with stock left; no sign-in needed.
+    Cached for 10 seconds, so `stock_left` may lag a little: the redemption is what counts."""
     response.headers["Cache-Control"] = "public, max-age=10"
     return RewardList(rewards=await points.list_rewards(session))
 
@@ -87,7 +90,8 @@ async def list_rewards(session: Session, response: Response) -> RewardList:
 @router.get("/v1/rewards/{code}", summary="One reward")
 @raises(RewardNotFound)
 async def get_reward(session: Session, code: str) -> RewardOut:
-    """An active reward, sold out or not (the app shows which)."""
+    """An active reward, sold out (`stock_left` 0) or not yet or no longer in its window (the
+    app shows which); a switched-off or unknown code is `reward-not-found`."""
     return await points.get_reward(session, code=code)
 
 
@@ -123,6 +127,9 @@ async def add_rewards(
 async def patch_reward(
     session: Session, code: str, patch: RewardPatch, _: DistrictAdmin
 ) -> RewardOut:
+    """`restock` adds units to both `stock_total` and `stock_left`; `active: false` withdraws
+    the reward from the catalogue (vouchers already issued stay valid). Not idempotent: a
+    retried restock adds again."""
     return await points.update_reward(session, code=code, patch=patch)
 
 
@@ -154,7 +161,13 @@ async def redeem(
     response: Response,
 ) -> RedemptionOut:
     """Holds the points and a unit of stock, and issues the voucher — or, with a cash part,
-    returns the payment's `client_secret`; the voucher comes once the payment succeeds."""
+    returns the payment's `client_secret`; the voucher comes once the payment succeeds
+    (`awaiting_payment` until then; unpaid after 30 minutes, it expires and everything is
+    given back).
+
+    Retry with the same Idempotency-Key after a timeout: the same redemption comes back (200).
+    `insufficient-points` carries `balance` and `needed`, `redemption-limit-reached` the
+    `limit`; `reward-unavailable` means withdrawn or outside its validity window."""
     out = await points.redeem(
         session,
         resident_id=resident.resident_id,
@@ -178,6 +191,9 @@ async def my_vouchers(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> RedemptionPage:
+    """Newest first, every status unless filtered. The voucher code shows once issued (and
+    after use), the QR payload only while the voucher can be used. Pass `next_cursor` back as
+    `cursor` for the next page."""
     return await points.list_redemptions(
         session, resident_id=reader.resident_id, statuses=status_, cursor=cursor, limit=limit
     )
@@ -188,6 +204,8 @@ async def my_vouchers(
 async def my_redemption(
     session: Session, reader: PointsReader, redemption_id: uuid.UUID
 ) -> RedemptionOut:
+    """Poll this after paying a cash part until the status is `issued` (or `payment_failed`).
+    Someone else's redemption is `redemption-not-found`."""
     return await points.get_redemption(
         session, resident_id=reader.resident_id, redemption_id=redemption_id
     )
@@ -198,7 +216,9 @@ async def my_redemption(
 async def cancel_redemption(
     session: Session, resident: CurrentResident, redemption_id: uuid.UUID
 ) -> RedemptionOut:
-    """Points released and the unit back in stock; cancelling again returns it unchanged."""
+    """Points released and the unit back in stock; cancelling again returns it unchanged, so
+    a retry is safe. `redemption-not-cancellable` (with `redemption_status`): the voucher was
+    used, expired, or has a cash part, which only the merchant can refund."""
     return await points.cancel_redemption(
         session, resident_id=resident.resident_id, redemption_id=redemption_id
     )

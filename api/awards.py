@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 import points
 from api.deps import Session
@@ -30,6 +30,7 @@ from points.errors import (
     IdempotencyKeyReused,
     InvalidAward,
     InvalidEarnCode,
+    NoBehaviourList,
     NotCertifier,
     SelfApproval,
     UnknownBehaviour,
@@ -56,6 +57,10 @@ OptionalApproverKey = idempotent(approver, required=False)
 
 
 class FlagReview(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note": "本周社区集中开展助老志愿活动,属正常"}]}
+    )
+
     note: Note
 
 
@@ -65,7 +70,9 @@ def _actor(staff: StaffPrincipal) -> StaffActor:
 
 @router.get("/v1/me/points/code", summary="My earning code (the QR staff scan)", tags=["app"])
 async def earning_code(resident: CurrentResident, response: Response) -> EarnCodeOut:
-    """A fresh earning code, valid about a minute; fetch the next after `refresh_after_seconds`."""
+    """A fresh earning code, valid about a minute: show `qr_payload` as a QR for staff to scan,
+    and fetch the next after `refresh_after_seconds`. Each code earns each behaviour once, and
+    a screenshot stops working when it expires. Never cached."""
     response.headers["Cache-Control"] = "no-store"
     return points.issue_earn_code(resident.resident_id)
 
@@ -73,6 +80,7 @@ async def earning_code(resident: CurrentResident, response: Response) -> EarnCod
 @router.post("/v1/staff/awards", status_code=status.HTTP_201_CREATED, summary="Award points")
 @raises(
     NotCertifier,
+    NoBehaviourList,
     UnknownBehaviour,
     UnknownResident,
     BudgetExhausted,
@@ -91,7 +99,17 @@ async def award_points(
     idempotency_key: Annotated[str, StaffKey],
 ) -> AwardOut:
     """Award points for a behaviour the staff member certifies: `pending` if it needs an
-    approver, else `posted`."""
+    approver (more points than the approval threshold), else `posted` and the resident is
+    told. A retry with the same Idempotency-Key is answered with the first answer; the same key
+    with another body is `idempotency-key-reused`.
+
+    Refusals a scanner app shows: `invalid-earn-code` (ask for a fresh code), `earn-code-used`
+    (this code already earned this behaviour), `cap-reached` (extension members `period`,
+    `cap`, `used`, `remaining`: the resident's cap for the behaviour), `budget-exhausted`
+    (`budget`, `used`, `remaining`: the staff member's daily budget), `not-certifier`
+    (`certified_by`, and `community`: another role or a feed certifies it there),
+    `behaviour-not-active` and `unknown-behaviour` (with `behaviour`), `evidence-required`,
+    `invalid-award` (a fraction of a per-occurrence behaviour, under one point, or a bad key)."""
     return await points.award(
         session, request=body, staff=_actor(staff), idempotency_key=idempotency_key
     )
@@ -99,7 +117,7 @@ async def award_points(
 
 @router.get("/v1/staff/awards/pending", summary="Awards waiting for approval")
 async def pending_awards(session: Session, approver: Approver, page: Paging) -> AwardPage:
-    """The maker-checker queue of the approver's communities, oldest first."""
+    """Oldest first, in the communities where the caller approves (all, for `*`)."""
     return await points.pending_awards(
         session, approver=_actor(approver), cursor=page.cursor, limit=page.limit
     )
@@ -114,6 +132,10 @@ async def approve_award(
     _key: Annotated[str | None, OptionalApproverKey],
     body: DecisionIn | None = None,
 ) -> AwardOut:
+    """The points move now and the resident is told. The same approver retrying gets the award
+    back unchanged; an award decided otherwise is `award-not-pending` (with `award_status`).
+    Whoever made the award cannot approve it (`self-approval`); an award outside the caller's
+    communities is `award-not-found`."""
     return await points.approve_award(
         session,
         award_id=award_id,
@@ -123,7 +145,7 @@ async def approve_award(
 
 
 @router.post("/v1/staff/awards/{award_id}/reject", summary="Reject an award, with a reason")
-@raises(SelfApproval, AwardNotPending)
+@raises(SelfApproval, AwardNotFound, AwardNotPending, InvalidAward)
 async def reject_award(
     award_id: uuid.UUID,
     session: Session,
@@ -131,6 +153,9 @@ async def reject_award(
     body: DecisionIn,
     _key: Annotated[str | None, OptionalApproverKey],
 ) -> AwardOut:
+    """A reason is required (`invalid-award` without one); the resident is told it, and the
+    award's room under the caps and the awarder's budget is given back. The same approver
+    retrying gets the award back unchanged."""
     return await points.reject_award(
         session, award_id=award_id, approver=_actor(approver), reason=body.reason
     )
@@ -160,7 +185,8 @@ async def reverse_award(
 async def fraud_flags(
     session: Session, approver: Approver, page: Paging, reviewed: bool = False
 ) -> FlagPage:
-    """Signals in the approver's communities, newest first."""
+    """Newest first, in the communities where the caller approves; `reviewed=true` for the
+    ones already looked at. A flag never blocks its award."""
     return await points.list_flags(
         session,
         approver=_actor(approver),
@@ -179,6 +205,8 @@ async def review_flag(
     body: FlagReview,
     _key: Annotated[str | None, OptionalApproverKey],
 ) -> FlagOut:
+    """Record that the flag was looked at, with a note; reviewing it again keeps the first
+    review. A flag outside the caller's communities is not found (`award-not-found`)."""
     return await points.review_flag(
         session, flag_id=flag_id, approver=_actor(approver), note=body.note
     )

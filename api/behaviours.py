@@ -27,6 +27,8 @@ async def behaviour_list(
     response: Response,
     category: Annotated[CategoryName | None, Query(description="Only this category.")] = None,
 ) -> points.BehaviourListOut:
-    """The current version of the list, with the behaviours that earn points now."""
+    """The current version of the list, with the behaviours that earn points now: what the app
+    shows residents before they sign in. No sign-in needed; cached for a minute. Show `title`,
+    `description` and `unit_label` in the resident's language, and the caps per period."""
     response.headers["Cache-Control"] = CACHE_CONTROL
     return await points.current_behaviours(session, category=category)

@@ -56,7 +56,10 @@ async def my_points_history(
         date | None, Query(alias="to", description="Last local day (YYYY-MM-DD).")
     ] = None,
 ) -> HistoryPage:
-    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    """Newest first; pass `next_cursor` back as `cursor` for the next page (with the same
+    filters). `points` is signed: earned and refunded points are positive, redeemed, reversed
+    and lapsed ones negative. A cursor this API did not give out, or `from` after `to`, is
+    `invalid-points-query`."""
     filters = points.history_filters(
         category=category, kind=kind, date_from=date_from, date_to=date_to
     )
@@ -81,6 +84,7 @@ async def set_my_ranking(
 
 
 @rankings_router.get("/{community}", summary="A community's monthly ranking")
+@raises(InvalidPointsQuery)
 async def community_ranking(
     session: Session,
     me: PointsReader,
@@ -90,7 +94,9 @@ async def community_ranking(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_RANKING_SIZE)] = 20,
 ) -> RankingOut:
-    """The top residents who opted in, masked (no names or phones), and your own place."""
+    """The top residents who opted in, masked (no names or phones), and your own place when
+    you opted in to this community. A month that is no calendar month (`0000-01`) is
+    `invalid-points-query`."""
     return await points.community_ranking(
         session,
         get_redis(),

@@ -8,10 +8,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Body, Depends, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 import points
 from api.deps import Session
@@ -26,6 +26,7 @@ from api.principal import (
     require_staff,
 )
 from api.routing import contract_router
+from identity.errors import InsufficientRole
 from identity.models import StaffRole
 from identity.staff import EVERYWHERE
 from mobile_contract.problems import raises
@@ -36,24 +37,29 @@ from points.errors import (
     PaymentProviderError,
     PaymentsUnavailable,
     RedemptionLimitReached,
+    RedemptionNotCancellable,
     RedemptionNotFound,
     RewardNotFound,
+    RewardUnavailable,
     SoldOut,
 )
 from points.schemas.rewards import (
     RedemptionOut,
     RedemptionPage,
     RedemptionStatusName,
+    RewardIn,
     RewardList,
     RewardOut,
     RewardPage,
     RewardPatch,
+    RewardsIn,
 )
 
 router = contract_router(tags=["app"])
 admin_router = contract_router(prefix="/v1/admin/rewards", tags=["staff"])
 
 
+@raises(InsufficientRole)
 async def _district_admin(
     staff: Annotated[StaffPrincipal, Depends(require_staff(StaffRole.ADMIN))],
 ) -> StaffPrincipal:
@@ -66,6 +72,8 @@ AdminKey = idempotent(_district_admin, required=True)
 
 
 class RedeemIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reward": "supermarket-10-yuan"}]})
+
     reward: Annotated[str, Field(min_length=1, max_length=64, description="The reward's code.")]
 
 
@@ -74,7 +82,9 @@ class RedeemIn(BaseModel):
 
 @router.get("/v1/rewards", summary="Rewards that can be redeemed now")
 async def list_rewards(session: Session, response: Response, page: Paging) -> RewardPage:
-    """Active rewards, inside their validity window, with stock left; by reward code."""
+    """Active rewards, inside their validity window, with stock left, by reward code; no
+    sign-in needed. Cached for 10 seconds, so `stock_left` may lag a little: the redemption is
+    what counts."""
     response.headers["Cache-Control"] = "public, max-age=10"
     return reward_page(await points.list_rewards(session), page)
 
@@ -82,7 +92,8 @@ async def list_rewards(session: Session, response: Response, page: Paging) -> Re
 @router.get("/v1/rewards/{code}", summary="One reward")
 @raises(RewardNotFound)
 async def get_reward(session: Session, code: str) -> RewardOut:
-    """An active reward, sold out or not (the app shows which)."""
+    """An active reward, sold out (`stock_left` 0) or not yet or no longer in its window (the
+    app shows which); a switched-off or unknown code is `reward-not-found`."""
     return await points.get_reward(session, code=code)
 
 
@@ -96,15 +107,20 @@ async def add_rewards(
     request: Request,
     _: DistrictAdmin,
     _key: Annotated[str, AdminKey],
+    # Documented as the shapes it accepts, validated by hand below (SkipValidation): the
+    # refusal is `invalid-reward` listing every problem with its path, as from the CLI.
     body: Annotated[
-        Any,
+        SkipValidation[RewardIn | list[RewardIn] | RewardsIn],
         Body(
             description="One reward, a list of rewards, or {rewards: [...]} "
             "(fields as in `wujiang rewards add`)."
         ),
     ],
 ) -> RewardList:
-    """Validated strictly; a code that exists already refuses the whole request."""
+    """Validated strictly (no extra fields, integers as JSON numbers, times with a timezone);
+    any problem, or a code that exists already, refuses the whole request with
+    `invalid-reward`, whose `errors` list each problem with its `path` (`rewards[1].stock`)
+    and `message`. Nothing is added unless everything is."""
     rewards = points.parse_rewards_json(await request.body())
     return RewardList(rewards=await points.add_rewards(session, rewards=rewards))
 
@@ -118,7 +134,10 @@ async def patch_reward(
     _: DistrictAdmin,
     _key: Annotated[str, AdminKey],
 ) -> RewardOut:
-    """Restocking adds to the stock, so a retry must carry the first request's key."""
+    """`restock` adds units to both `stock_total` and `stock_left`; `active: false` withdraws
+    the reward from the catalogue (vouchers already issued stay valid). A restock is not
+    idempotent by itself, so the Idempotency-Key is required: a retry must carry the first
+    request's key."""
     return await points.update_reward(session, code=code, patch=patch)
 
 
@@ -128,6 +147,7 @@ async def patch_reward(
 @router.post("/v1/me/redemptions", status_code=status.HTTP_201_CREATED, summary="Redeem a reward")
 @raises(
     RewardNotFound,
+    RewardUnavailable,
     IdempotencyKeyReused,
     InsufficientPoints,
     RedemptionLimitReached,
@@ -143,7 +163,13 @@ async def redeem(
     idempotency_key: Annotated[str, ResidentKey],
 ) -> RedemptionOut:
     """Holds the points and a unit of stock, and issues the voucher — or, with a cash part,
-    returns the payment's `client_secret`; the voucher comes once the payment succeeds."""
+    returns the payment's `client_secret`; the voucher comes once the payment succeeds
+    (`awaiting_payment` until then; unpaid after 30 minutes, it expires and everything is
+    given back).
+
+    Retry with the same Idempotency-Key after a timeout: the first answer comes back.
+    `insufficient-points` carries `balance` and `needed`, `redemption-limit-reached` the
+    `limit`; `reward-unavailable` means withdrawn or outside its validity window."""
     return await points.redeem(
         session,
         resident_id=resident.resident_id,
@@ -162,6 +188,9 @@ async def my_vouchers(
         list[RedemptionStatusName] | None, Query(alias="status", description="Only these.")
     ] = None,
 ) -> RedemptionPage:
+    """Newest first, every status unless filtered. The voucher code shows once issued (and
+    after use), the QR payload only while the voucher can be used. Pass `next_cursor` back as
+    `cursor` for the next page."""
     return await points.list_redemptions(
         session,
         resident_id=reader.resident_id,
@@ -176,20 +205,24 @@ async def my_vouchers(
 async def my_redemption(
     session: Session, reader: PointsReader, redemption_id: uuid.UUID
 ) -> RedemptionOut:
+    """Poll this after paying a cash part until the status is `issued` (or `payment_failed`).
+    Someone else's redemption is `redemption-not-found`."""
     return await points.get_redemption(
         session, resident_id=reader.resident_id, redemption_id=redemption_id
     )
 
 
 @router.post("/v1/me/redemptions/{redemption_id}/cancel", summary="Cancel an unused voucher")
-@raises(RedemptionNotFound)
+@raises(RedemptionNotFound, RedemptionNotCancellable)
 async def cancel_redemption(
     session: Session,
     resident: CurrentResident,
     redemption_id: uuid.UUID,
     _key: Annotated[str | None, OptionalResidentKey],
 ) -> RedemptionOut:
-    """Points released and the unit back in stock; cancelling again returns it unchanged."""
+    """Points released and the unit back in stock; cancelling again returns it unchanged, so
+    a retry is safe. `redemption-not-cancellable` (with `redemption_status`): the voucher was
+    used, expired, or has a cash part, which only the merchant can refund."""
     return await points.cancel_redemption(
         session, resident_id=resident.resident_id, redemption_id=redemption_id
     )

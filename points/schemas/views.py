@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.pagination import Page
 from points.schemas.behaviours import LocalisedOut
@@ -27,6 +27,14 @@ HISTORY_KINDS: tuple[HistoryKind, ...] = (
 
 
 class CategoryBalances(BaseModel):
+    """`available` split by where the points came from (绿色生活, 志愿服务, 社会共治)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"green": 420, "volunteer": 610, "cogovernance": 130, "other": 0}]
+        }
+    )
+
     green: int = 0
     volunteer: int = 0
     cogovernance: int = 0
@@ -35,6 +43,12 @@ class CategoryBalances(BaseModel):
 
 
 class ExpiringSoon(BaseModel):
+    """Points that lapse within 30 days, and when the first of them do (null: none)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"points": 80, "earliest_at": "2026-12-31T16:00:00Z"}]}
+    )
+
     points: int = 0
     earliest_at: datetime | None = None
 
@@ -42,6 +56,28 @@ class ExpiringSoon(BaseModel):
 class PointsSummary(BaseModel):
     """`available` can be spent now; `held` is parked for vouchers not yet used or cancelled;
     `total` is both. `by_category` splits `available` and sums to it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "total": 1260,
+                    "available": 1160,
+                    "held": 100,
+                    "by_category": {
+                        "green": 420,
+                        "volunteer": 610,
+                        "cogovernance": 130,
+                        "other": 0,
+                    },
+                    "expiring_within_30_days": {
+                        "points": 80,
+                        "earliest_at": "2026-12-31T16:00:00Z",
+                    },
+                }
+            ]
+        }
+    )
 
     total: int
     available: int
@@ -59,16 +95,74 @@ class HistoryFilters(BaseModel):
 
 
 class BehaviourRef(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "elderly-care-visit",
+                    "title": {"zh": "助老服务", "en": "Elderly-care visit"},
+                }
+            ]
+        }
+    )
+
     code: str
     title: LocalisedOut
 
 
 class RewardRef(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "01a11906-3680-7371-b270-8bbd8a1303aa",
+                    "title": {"zh": "超市 10 元购物券", "en": "10-yuan supermarket voucher"},
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     title: LocalisedOut
 
 
 class HistoryItem(BaseModel):
+    """One movement of the resident's points. `behaviour` is set for awards and reversals,
+    `reward` for redemptions and refunds."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "entry_id": "01a2106e-6528-7c84-9afb-95d76be3cc06",
+                    "at": "2026-11-25T02:00:00Z",
+                    "kind": "award",
+                    "points": 20,
+                    "balance_after": 1260,
+                    "category": "volunteer",
+                    "behaviour": {
+                        "code": "elderly-care-visit",
+                        "title": {"zh": "助老服务", "en": "Elderly-care visit"},
+                    },
+                    "reward": None,
+                },
+                {
+                    "entry_id": "01a22f54-8d1e-7a40-9c55-61b0e2f3d7a8",
+                    "at": "2026-12-01T02:00:00Z",
+                    "kind": "redemption",
+                    "points": -100,
+                    "balance_after": 1160,
+                    "category": None,
+                    "behaviour": None,
+                    "reward": {
+                        "id": "01a11906-3680-7371-b270-8bbd8a1303aa",
+                        "title": {"zh": "超市 10 元购物券", "en": "10-yuan supermarket voucher"},
+                    },
+                },
+            ]
+        }
+    )
+
     entry_id: uuid.UUID
     at: datetime
     kind: HistoryKind

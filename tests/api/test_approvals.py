@@ -380,3 +380,17 @@ async def test_reasons_and_notes_the_database_cannot_store_are_refused(client, t
 
     for response in (reject, approve, review):
         refusal(response, 422, "validation-error")
+
+
+async def test_rejecting_names_its_refusals(client, team) -> None:
+    award = await pending_award(client, team)
+
+    no_reason = await client.post(
+        f"/v1/staff/awards/{award['id']}/reject", json={}, headers=team["checker"].headers
+    )
+    unknown = await decide(client, team["checker"], uuid.uuid4(), "reject", "no such award")
+    outside = await decide(client, team["outsider"], award["id"], "reject", "not ours")
+
+    refusal(no_reason, 422, "invalid-award")
+    refusal(unknown, 404, "award-not-found")
+    refusal(outside, 404, "award-not-found")

@@ -562,3 +562,12 @@ async def test_awards_reach_the_ranking_of_residents_who_opted_in(
     # The one entry is the opted-in resident, masked; the other resident's award is not ranked.
     assert entries[0]["display_name"].endswith(str(resident.id)[-4:])
     assert str(resident.id) not in ranking.text
+
+
+async def test_awards_before_any_behaviour_list_is_published(client, session, at_morning) -> None:
+    resident = await make_resident(session)
+    awarder = await make_staff(session, "zhang.min", [("awarder", "songling")])
+
+    response = await post_award(client, awarder, resident_id=str(resident.id))
+
+    refusal(response, 404, "no-behaviour-list")

@@ -217,3 +217,16 @@ async def test_ranking_choice_needs_the_app_and_valid_input(
     assert problem_of(bad_community)["status"] == 422
     assert problem_of(bad_month)["status"] == 422
     assert problem_of(bad_path)["status"] == 422
+
+
+async def test_a_month_that_is_no_calendar_month_is_an_invalid_query(
+    client: AsyncClient, session: AsyncSession
+) -> None:
+    me = await make_resident(session)
+
+    response = await client.get(
+        "/v1/points/rankings/songling", params={"month": "0000-01"}, headers=me.headers
+    )
+
+    assert response.status_code == 422
+    assert problem_of(response)["type"].endswith("invalid-points-query")

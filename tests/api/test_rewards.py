@@ -259,3 +259,83 @@ async def test_code_guessing_is_rate_limited(client, session) -> None:
     assert {a.status_code for a in answers[:30]} == {404}
     assert problem_of(answers[30])["type"].endswith("rate-limited")
     assert "Retry-After" in answers[30].headers
+
+
+async def test_a_withdrawn_reward_and_a_used_voucher_are_refused(client, session) -> None:
+    resident = await make_resident(session)
+    cashier = await make_staff(session, "till.1", [("merchant_cashier", "songling-mart")])
+    await fund(session, resident.id, 100)
+    await add_reward(session)
+    await add_reward(session, "off", active=False)
+    voucher = (
+        await client.post(
+            "/v1/me/redemptions", json={"reward": "tote-bag"}, headers=key() | resident.headers
+        )
+    ).json()
+    await client.post(
+        "/v1/merchant/vouchers/consume",
+        json={"code": voucher["voucher_code"]},
+        headers=cashier.headers | key(),
+    )
+
+    withdrawn = await client.post(
+        "/v1/me/redemptions", json={"reward": "off"}, headers=key() | resident.headers
+    )
+    cancel_used = await client.post(
+        f"/v1/me/redemptions/{voucher['id']}/cancel", headers=resident.headers
+    )
+
+    assert withdrawn.status_code == 409
+    assert problem_of(withdrawn)["type"].endswith("reward-unavailable")
+    assert cancel_used.status_code == 409
+    problem = problem_of(cancel_used)
+    assert problem["type"].endswith("redemption-not-cancellable")
+    assert problem["redemption_status"] == "used"
+
+
+async def test_consuming_an_unknown_code_counts_against_the_lookup_limit(client, session) -> None:
+    cashier = await make_staff(session, "till.1", [("merchant_cashier", "songling-mart")])
+
+    answers = [
+        await client.post(
+            "/v1/merchant/vouchers/consume",
+            json={"code": "X" * 26},
+            headers=cashier.headers | key(),
+        )
+        for _ in range(31)
+    ]
+
+    assert {problem_of(a)["type"].rsplit(":", 1)[-1] for a in answers[:30]} == {
+        "redemption-not-found"
+    }
+    assert problem_of(answers[30])["type"].endswith("rate-limited")
+    assert answers[30].headers["Retry-After"].isdigit()
+
+
+async def test_rewards_are_added_as_one_a_list_or_a_catalogue(client, session) -> None:
+    admin = await make_staff(session, "admin.wu", [("admin", "*")])
+    add = "/v1/admin/rewards"
+
+    one = await client.post(add, json=reward_fields("one"), headers={**admin.headers, **key()})
+    bare_list = await client.post(
+        add, json=[reward_fields("listed")], headers={**admin.headers, **key()}
+    )
+    catalogue = await client.post(
+        add, json={"rewards": [reward_fields("filed")]}, headers={**admin.headers, **key()}
+    )
+    not_a_reward = await client.post(add, json="tote-bag", headers={**admin.headers, **key()})
+    loose = await client.post(
+        add, json=reward_fields("loose", stock="5"), headers={**admin.headers, **key()}
+    )
+
+    assert [r.status_code for r in (one, bare_list, catalogue)] == [201, 201, 201]
+    assert [r.json()["rewards"][0]["code"] for r in (one, bare_list, catalogue)] == [
+        "one",
+        "listed",
+        "filed",
+    ]
+    # Checked by hand, not by the documented schema: every problem comes with its path.
+    assert problem_of(not_a_reward)["type"].endswith("invalid-reward")
+    assert problem_of(loose)["errors"] == [
+        {"path": "rewards[0].stock", "message": "Input should be a valid integer"}
+    ]

@@ -18,6 +18,7 @@ from fastapi import Body, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 import citizen_card
+from api.auth import CodeSentOut  # the sign-in code's answer: one schema for both
 from api.deps import Session
 from api.idempotency import idempotent
 from api.pagination import PageRequest, Paging, page_of
@@ -33,6 +34,7 @@ from api.routing import contract_router
 from citizen_card.errors import (
     AssuranceTooLow,
     CardAlreadyActive,
+    CardLocked,
     CardNotFound,
     CardNotUsable,
     CardTaken,
@@ -42,11 +44,18 @@ from citizen_card.errors import (
     WeakPin,
     WrongPin,
 )
-from core.ratelimit import hit
+from core.ratelimit import RateLimited, hit
 from core.redis import get_redis
 from core.settings import get_settings
 from identity import activity, residents
-from identity.errors import CodeExpired, ResendTooSoon, ResidentNotFound
+from identity.errors import (
+    CodeExpired,
+    ResendTooSoon,
+    ResidentNotFound,
+    SmsUnavailable,
+    TooManyAttempts,
+    WrongCode,
+)
 from identity.models import StaffRole
 from identity.sms import sms_sender
 from mobile_contract.problems import raises
@@ -60,9 +69,28 @@ ClerkKey = idempotent(counter_clerk, required=True)
 OptionalClerkKey = idempotent(counter_clerk, required=False)
 # Long enough for anything a person or reader could mean, short enough to refuse floods early;
 # what is in between is judged (and refused with its own problem type) by citizen_card.numbers.
-NumberText = Annotated[str, Field(min_length=1, max_length=128, examples=["3205 0012 3456 7890"])]
-ChipUidText = Annotated[str, Field(min_length=1, max_length=128, examples=["04A2B3C4D5E680"])]
+NumberText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        description="16 to 19 digits as printed on the card; spaces and hyphens are ignored.",
+        examples=["3205 0000 0000 1234"],
+    ),
+]
+ChipUidText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        description="What the reader reports: 8, 14 or 20 hex digits (4, 7 or 10 bytes).",
+        examples=["04A2B3C4D5E680"],
+    ),
+]
 PinText = Annotated[str, Field(min_length=1, max_length=32, examples=["385917"])]
+ResetCode = Annotated[
+    str, Field(min_length=1, max_length=12, description="The code texted to the resident.")
+]
 
 
 class _In(BaseModel):
@@ -75,12 +103,20 @@ class CardIn(_In):
 
 
 class ReportLostIn(_In):
-    card_id: uuid.UUID | None = None
+    card_id: uuid.UUID | None = Field(
+        default=None,
+        description="One of the resident's cards; the active one when left out.",
+        examples=["019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f"],
+    )
 
 
 class PinIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"pin": "385917", "old_pin": "602814"}]}
+    )
+
     pin: PinText
-    old_pin: PinText | None = None
+    old_pin: PinText | None = Field(default=None, description="Needed once a PIN is set.")
 
 
 class ClerkPinIn(_In):
@@ -88,17 +124,19 @@ class ClerkPinIn(_In):
 
 
 class PinResetIn(_In):
-    code: str = Field(min_length=1, max_length=12)
+    model_config = ConfigDict(json_schema_extra={"examples": [{"code": "482913", "pin": "385917"}]})
+
+    code: ResetCode
     pin: PinText
 
 
 class ReasonIn(_In):
-    reason: str = Field(min_length=1, max_length=200, examples=["resident asked at the counter"])
-
-
-class CodeSentOut(BaseModel):
-    expires_in: int
-    resend_after: int
+    reason: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Kept in the card's history.",
+        examples=["居民本人持身份证到柜台办理"],
+    )
 
 
 async def _footprint(
@@ -121,12 +159,23 @@ async def my_cards(session: Session, me: CurrentResident, page: Paging) -> citiz
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Bind a card")
-@raises(AssuranceTooLow, CardAlreadyActive, CardTaken, InvalidCardNumber, InvalidChipUid)
+@raises(
+    AssuranceTooLow,
+    CardAlreadyActive,
+    CardTaken,
+    CardNotUsable,
+    InvalidCardNumber,
+    InvalidChipUid,
+)
 async def bind_card(
     body: CardIn, session: Session, me: CurrentResident, _key: Annotated[str, ResidentKey]
 ) -> citizen_card.CardOut:
     """Bind the citizen card the resident holds (number and chip UID); needs a verified real
-    name (assurance L2). A card reported lost is replaced by the new one."""
+    name (assurance L2: 403 `assurance-too-low`, send the resident to real-name verification).
+    A card reported lost is replaced by the new one. Sending the same card again answers it
+    unchanged, so a retry is safe. 409 `card-not-usable` when the resident's card is frozen (a
+    counter clerk must see to it) or this very card was reported lost or cancelled before;
+    409 `card-taken` when the number or the chip is on another card."""
     bound = await citizen_card.bind(
         session,
         resident_id=me.resident_id,
@@ -139,7 +188,7 @@ async def bind_card(
 
 
 @router.post("/report-lost", summary="Report my card lost")
-@raises(CardNotFound)
+@raises(CardNotFound, CardNotUsable)
 async def report_my_card_lost(
     session: Session,
     me: CurrentResident,
@@ -147,7 +196,9 @@ async def report_my_card_lost(
     body: Annotated[ReportLostIn | None, Body()] = None,
 ) -> citizen_card.CardOut:
     """At once the card can no longer be used at kiosks or on the hotline. Without a body, the
-    active card; reporting again answers the same."""
+    active card (or a frozen one); reporting again answers the same. 409 `card-not-usable` for a
+    card already cancelled or replaced. Points stay with the resident; a new card is bound in
+    the app or issued at a counter."""
     lost = await citizen_card.report_lost(
         session,
         resident_id=me.resident_id,
@@ -160,10 +211,13 @@ async def report_my_card_lost(
 
 
 @router.put("/pin", status_code=status.HTTP_204_NO_CONTENT, summary="Set or change my PIN")
-@raises(WrongPin, OldPinRequired, WeakPin)
+@raises(CardNotFound, WrongPin, CardLocked, OldPinRequired, WeakPin)
 async def set_my_pin(body: PinIn, session: Session, me: CurrentResident) -> None:
-    """Set the 6-digit PIN of the active card, or change it (`old_pin` required then). A wrong
-    `old_pin` counts towards the lock, as at a kiosk."""
+    """Set the 6-digit PIN of the active card, or change it (`old_pin` required then:
+    422 `old-pin-required`). A wrong `old_pin` counts towards the lock, as at a kiosk: 401
+    `wrong-pin` with `attempts_left`, and the fifth in a row locks the card for 24 hours (423
+    `card-locked` with `locked_until`). An easy PIN is 422 `weak-pin`, `reason` naming the rule
+    (show the resident which). 404 `card-not-found` without an active card."""
     await citizen_card.set_pin(
         session, resident_id=me.resident_id, pin=body.pin, old_pin=body.old_pin
     )
@@ -175,10 +229,11 @@ async def set_my_pin(body: PinIn, session: Session, me: CurrentResident) -> None
 @router.post(
     "/pin-reset-codes", status_code=status.HTTP_202_ACCEPTED, summary="Text me a PIN reset code"
 )
-@raises(AssuranceTooLow, ResendTooSoon)
+@raises(AssuranceTooLow, CardNotFound, ResendTooSoon, RateLimited, SmsUnavailable)
 async def send_pin_reset_code(session: Session, me: CurrentResident) -> CodeSentOut:
     """Text a code for resetting a forgotten PIN to the resident's phone (L2 residents with an
-    active card; at most one a minute)."""
+    active card). At most one a minute (429 `otp-resend-too-soon`) and ten a day (429
+    `rate-limited`), each with `retry_after`; 503 `sms-unavailable` may be retried at once."""
     redis = get_redis()
     await hit(redis, bucket=f"card-pin-reset:{me.subject}", limit=10, window_seconds=86400)
     sent = await citizen_card.send_reset_code(
@@ -189,14 +244,24 @@ async def send_pin_reset_code(session: Session, me: CurrentResident) -> CodeSent
 
 
 @router.post("/pin-reset", status_code=status.HTTP_204_NO_CONTENT, summary="Reset my PIN")
-@raises(CodeExpired, AssuranceTooLow)
+@raises(
+    AssuranceTooLow,
+    CardNotFound,
+    WeakPin,
+    CodeExpired,
+    WrongCode,
+    TooManyAttempts,
+)
 async def reset_my_pin(
     body: PinResetIn,
     session: Session,
     me: CurrentResident,
     _key: Annotated[str | None, OptionalResidentKey],
 ) -> None:
-    """A new PIN with the texted code (assurance L2 required); lifts a PIN lock."""
+    """A new PIN with the texted code (assurance L2 required); lifts a PIN lock. The PIN is
+    judged before the code, so a `weak-pin` leaves the code usable. 400 `otp-wrong` has
+    `attempts_left`; after five wrong codes (429 `otp-locked`) or once it lapsed (400
+    `otp-expired`) the resident asks for a new code."""
     await citizen_card.reset_pin_with_code(
         session,
         get_redis(),
@@ -224,7 +289,14 @@ async def resident_cards(
 @staff_router.post(
     "/residents/{resident_id}/cards", status_code=status.HTTP_201_CREATED, summary="Issue a card"
 )
-@raises(ResidentNotFound, CardAlreadyActive)
+@raises(
+    ResidentNotFound,
+    CardAlreadyActive,
+    CardTaken,
+    CardNotUsable,
+    InvalidCardNumber,
+    InvalidChipUid,
+)
 async def issue_card(
     resident_id: uuid.UUID,
     body: CardIn,
@@ -232,7 +304,9 @@ async def issue_card(
     clerk: CounterClerk,
     _key: Annotated[str, ClerkKey],
 ) -> citizen_card.CardOut:
-    """Hand a new card to a resident who has no active card: it is bound and active at once."""
+    """Hand a new card to a resident who has no active card: it is bound and active at once.
+    409 `card-already-active` when they have one (replace it instead), `card-taken` when the
+    number or chip is on another card, `card-not-usable` when it is an old card of theirs."""
     return await citizen_card.issue(
         session,
         resident_id=resident_id,
@@ -248,6 +322,15 @@ async def issue_card(
     status_code=status.HTTP_201_CREATED,
     summary="Replace a card",
 )
+@raises(
+    ResidentNotFound,
+    CardNotFound,
+    CardAlreadyActive,
+    CardTaken,
+    CardNotUsable,
+    InvalidCardNumber,
+    InvalidChipUid,
+)
 async def replace_card(
     resident_id: uuid.UUID,
     body: CardIn,
@@ -256,7 +339,9 @@ async def replace_card(
     _key: Annotated[str, ClerkKey],
 ) -> citizen_card.CardOut:
     """A new card for the resident's active, frozen or lost one, which becomes `replaced`.
-    Points and history are the resident's: nothing moves."""
+    Points and history are the resident's: nothing moves; the new card keeps the PIN. 404
+    `card-not-found` when there is nothing to replace (issue a card instead). Sending the same
+    new card again answers it unchanged."""
     return await citizen_card.replace(
         session,
         resident_id=resident_id,
@@ -268,18 +353,21 @@ async def replace_card(
 
 
 @staff_router.get("/cards/{card_id}", summary="One card")
+@raises(CardNotFound)
 async def one_card(
     card_id: uuid.UUID, session: Session, clerk: CounterClerk
 ) -> citizen_card.CardOut:
+    """The card, number masked; whether its PIN is set and until when it is locked."""
     return await citizen_card.card(session, card_id=card_id)
 
 
 @staff_router.get("/cards/{card_id}/events", summary="A card's history")
+@raises(CardNotFound)
 async def card_events(
     card_id: uuid.UUID, session: Session, clerk: CounterClerk, page: Paging
 ) -> citizen_card.CardEventPage:
-    """Every status change and PIN lock of the card, oldest first: who, through which channel,
-    why."""
+    """Every status change and PIN lock of the card, oldest first: who, through which
+    channel, why."""
     items, next_cursor = page_of(
         await citizen_card.history(session, card_id=card_id),
         key=lambda e: e.id.hex,
@@ -298,12 +386,15 @@ async def freeze_card(
     clerk: CounterClerk,
     _key: Annotated[str | None, OptionalClerkKey],
 ) -> citizen_card.CardOut:
+    """Unusable at kiosks and on the hotline until unfrozen; freezing again changes nothing.
+    Only an issued or active card (409 `card-not-usable` otherwise)."""
     return await citizen_card.freeze(
         session, card_id=card_id, actor=citizen_card.staff_actor(clerk.subject), reason=body.reason
     )
 
 
 @staff_router.post("/cards/{card_id}/unfreeze", summary="Unfreeze a card")
+@raises(CardNotFound, CardAlreadyActive, CardNotUsable)
 async def unfreeze_card(
     card_id: uuid.UUID,
     body: ReasonIn,
@@ -311,13 +402,16 @@ async def unfreeze_card(
     clerk: CounterClerk,
     _key: Annotated[str | None, OptionalClerkKey],
 ) -> citizen_card.CardOut:
+    """A frozen card becomes active again; an active one is answered as it is. 409
+    `card-already-active` when the resident was given another card meanwhile,
+    `card-not-usable` for a card that was never frozen (lost, cancelled, replaced)."""
     return await citizen_card.unfreeze(
         session, card_id=card_id, actor=citizen_card.staff_actor(clerk.subject), reason=body.reason
     )
 
 
 @staff_router.post("/cards/{card_id}/cancel", summary="Cancel a card")
-@raises(CardNotFound)
+@raises(CardNotFound, CardNotUsable)
 async def cancel_card(
     card_id: uuid.UUID,
     body: ReasonIn,
@@ -325,6 +419,8 @@ async def cancel_card(
     clerk: CounterClerk,
     _key: Annotated[str | None, OptionalClerkKey],
 ) -> citizen_card.CardOut:
+    """For good: the card can never be used or bound again. Cancelling again changes nothing;
+    a replaced card cannot be cancelled (409 `card-not-usable`)."""
     return await citizen_card.cancel(
         session, card_id=card_id, actor=citizen_card.staff_actor(clerk.subject), reason=body.reason
     )
@@ -349,11 +445,12 @@ async def unlock_card(
 @staff_router.put(
     "/cards/{card_id}/pin", status_code=status.HTTP_204_NO_CONTENT, summary="Set a card's PIN"
 )
-@raises(WeakPin)
+@raises(CardNotFound, CardNotUsable, WeakPin)
 async def set_card_pin(
     card_id: uuid.UUID, body: ClerkPinIn, session: Session, clerk: CounterClerk
 ) -> None:
-    """With the resident at the counter: a new PIN, the lock lifted."""
+    """With the resident at the counter: a new PIN, the lock lifted. Only for a card that is
+    issued, active or frozen (409 `card-not-usable` otherwise)."""
     await citizen_card.reset_pin_by_clerk(
         session, card_id=card_id, pin=body.pin, actor=citizen_card.staff_actor(clerk.subject)
     )

@@ -118,6 +118,7 @@ async def my_inbox(
 
 @router.get("/inbox/unread-count", summary="How many notices are unread")
 async def my_unread_count(session: Session, me: CurrentResident) -> UnreadCount:
+    """The badge on the bell: cheap enough to ask on every app start and push received."""
     return UnreadCount(unread=await inbox.unread_count(session, resident_id=me.resident_id))
 
 

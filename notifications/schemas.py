@@ -25,7 +25,17 @@ MAX_DEVICES = 20
 
 
 class PushTokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "token": "fG3kT1x9QrS2b7LmNpQ4vW:APA91bHx7Kq2mVw9-example-registration-token",
+                    "platform": "android",
+                }
+            ]
+        },
+    )
 
     token: Annotated[
         str,
@@ -40,6 +50,20 @@ class PushTokenIn(BaseModel):
 
 
 class DeviceOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "01a21044-5378-7d4e-9b3a-5f1c2d3e4a6b",
+                    "token": "fG3kT1…",
+                    "platform": "android",
+                    "created_at": "2026-11-25T01:14:03.512000Z",
+                    "last_seen_at": "2026-11-25T01:14:03.512000Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     token: str = Field(description="Masked: the first 6 characters and an ellipsis.")
     platform: str
@@ -54,23 +78,46 @@ class DeviceOut(BaseModel):
 
 
 class InboxItemOut(BaseModel):
+    """A notice as the resident reads it, in their language (Chinese unless they chose
+    English); `data` carries `topic` and the ids the app opens the right screen with."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "01a25363-0cd0-7a13-8b24-1c2d3e4f5a6b",
+                    "topic": "points.awarded",
+                    "title": "积分到账",
+                    "body": "您因「垃圾正确分类投放」获得 2 积分，有效期至 2027年12月31日。"
+                    "感谢您为美好吴江出一份力！",
+                    "data": {
+                        "topic": "points.awarded",
+                        "award_id": "01a25363-08e8-7d46-be57-4f5a6b7c8d9e",
+                    },
+                    "created_at": "2026-12-08T02:02:10.118000Z",
+                    "read_at": "2026-12-08T02:15:31.904000Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
-    topic: str
+    topic: str = Field(description="The outbox topic, e.g. `points.awarded`.")
     title: str
     body: str
     data: dict[str, str]
     created_at: datetime
-    read_at: datetime | None
+    read_at: datetime | None = Field(description="Null while unread.")
 
 
 class InboxPage(Page[InboxItemOut]):
     """Newest first; `unread` counts every unread item, not only this page's."""
 
-    unread: int
+    unread: int = Field(examples=[2])
 
 
 class UnreadCount(BaseModel):
-    unread: int
+    unread: int = Field(description="The badge on the bell.", examples=[3])
 
 
 class ReadAllIn(BaseModel):
@@ -84,7 +131,7 @@ class ReadAllIn(BaseModel):
 
 
 class MarkedRead(BaseModel):
-    marked: int
+    marked: int = Field(description="How many notices this request marked read.", examples=[3])
 
 
 # --- preferences -----------------------------------------------------------------------------
@@ -125,15 +172,34 @@ class PreferencesIn(BaseModel):
 class GroupChannels(BaseModel):
     push: bool
     sms: bool
-    # Security notices cannot be switched off.
-    locked: bool
+    locked: bool = Field(description="Security notices cannot be switched off.")
 
 
 class QuietHoursOut(QuietHours):
-    timezone: str
+    timezone: str = Field(examples=["Asia/Shanghai"])
 
 
 class PreferencesOut(BaseModel):
+    """Every group, each with both channels; what the resident never chose shows the defaults."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "groups": {
+                        "points": {"push": True, "sms": False, "locked": False},
+                        "rewards": {"push": True, "sms": True, "locked": False},
+                        "expiry": {"push": True, "sms": True, "locked": False},
+                        "community_news": {"push": False, "sms": False, "locked": False},
+                        "security": {"push": True, "sms": True, "locked": True},
+                        "tickets": {"push": True, "sms": True, "locked": False},
+                    },
+                    "quiet_hours": {"start": "22:00", "end": "08:00", "timezone": "Asia/Shanghai"},
+                }
+            ]
+        }
+    )
+
     groups: dict[Group, GroupChannels]
     quiet_hours: QuietHoursOut
 

@@ -41,7 +41,7 @@ from channels.hotline import ivr, signing
 from channels.hotline.ivr import IvrSessionExpired, IvrVerificationFailed
 from channels.hotline.signing import SignedCall
 from citizen_card import cards, pins
-from citizen_card.errors import CardLocked, PinNotSet, WrongPin
+from citizen_card.errors import CardLocked, CardNotUsable, PinNotSet, WrongPin
 from citizen_card.models import CardStatus
 from core.errors import DomainError
 from core.ratelimit import RateLimited, hit
@@ -70,7 +70,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 CallerNumber = Annotated[
     str, Field(min_length=1, max_length=32, description="The calling number as the switch saw it.")
 ]
-TicketNumber = Annotated[str, Path(min_length=1, max_length=24, examples=["WJ20261125-000042"])]
+TicketNumber = Annotated[str, Path(min_length=1, max_length=24, examples=["WJ20261205-000042"])]
+# A made-up number for the examples: a real caller's must never appear in them.
+_EXAMPLE_CALLER = "13800005678"
 
 
 def _signing_header(name: str, description: str) -> APIKeyHeader:
@@ -172,19 +174,46 @@ def _spoken() -> Iterator[None]:
 
 
 class CallIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"caller_number": _EXAMPLE_CALLER, "agent": "A1023"}]},
+    )
 
     caller_number: CallerNumber
     agent: AgentId | None = None
 
 
 class CallerFound(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "found": True,
+                    "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                    "name": "张**",
+                    "id_number": "3205**********123X",
+                    "phone": "138****5678",
+                    "assurance": "real_name",
+                    "points_balance": 1280,
+                    "open_tickets": [
+                        {
+                            "number": "WJ20261207-000118",
+                            "kind": "consultation",
+                            "status": "open",
+                            "created_at": "2026-12-07T06:48:31.250000Z",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     found: Literal[True] = True
     resident_id: uuid.UUID
     name: str | None = Field(description="Masked: 张**.")
     id_number: str | None = Field(description="Masked: 3205**********123X.")
     phone: str = Field(description="Masked: 138****5678.")
-    assurance: str
+    assurance: str = Field(description="`phone`, `real_name` or `in_person` (L1 to L3).")
     points_balance: int = Field(description="Points the resident can spend now.")
     open_tickets: list[tickets.TicketBrief] = Field(description="Not yet closed, newest first.")
 
@@ -198,7 +227,8 @@ async def incoming_call(
     session: Session, body: CallIn, call: Signed, response: Response
 ) -> CallerFound | CallerUnknown:
     """The agent's view of the caller: masked name, ID and phone, assurance, balance and
-    unfinished tickets; `{"found": false}` for a number no resident has."""
+    unfinished tickets; `{"found": false}` for a number no resident has (a landline, say).
+    Recorded in the resident's footprint under the agent's id."""
     response.headers.update(NO_STORE)
     profile = await _caller(session, body.caller_number)
     if profile is None:
@@ -223,7 +253,12 @@ async def incoming_call(
 
 
 class IvrVerifyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"caller_number": _EXAMPLE_CALLER, "card_last4": "1234", "pin": "385917"}]
+        },
+    )
 
     caller_number: CallerNumber
     card_last4: Annotated[str, Field(pattern=r"^[0-9]{4}$", description="Keyed in (DTMF).")]
@@ -231,22 +266,50 @@ class IvrVerifyIn(BaseModel):
 
 
 class IvrVerified(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ivr_session": "Zr8mQ2xV7kL4pT9wB1nC6dF3hJ0sY5gA8eU2iO7qW4t",
+                    "expires_at": "2026-12-08T02:26:40Z",
+                    "speech": ivr.VERIFIED,
+                }
+            ]
+        }
+    )
+
     ivr_session: str = Field(description="Send as X-IVR-Session; valid 5 minutes.")
-    expires_at: datetime
-    speech: str
+    expires_at: datetime = Field(description="Never extended: verify again after it.")
+    speech: str = Field(description="To read out as it is.")
 
 
 class Speech(BaseModel):
-    speech: str = Field(examples=["您的积分余额为1280分。"])
+    """A sentence or two of Chinese for the call centre's text-to-speech, read out as it is."""
+
+    speech: str = Field(examples=[ivr.balance(1280)])
+
+
+def _speaks(text: str) -> dict[int | str, dict[str, Any]]:
+    """The documented answer of an IVR operation: `Speech` with what it says."""
+    return {200: {"content": {"application/json": {"example": {"speech": text}}}}}
 
 
 @router.post("/ivr/verify", summary="The caller proves themselves (card last 4 + PIN)")
-@raises(IvrVerificationFailed, WrongPin, PinNotSet, CardLocked, RateLimited)
+@raises(IvrVerificationFailed, WrongPin, PinNotSet, CardNotUsable, CardLocked, RateLimited)
 async def ivr_verify(session: Session, body: IvrVerifyIn, response: Response) -> IvrVerified:
-    """An IVR session for the caller whose number, card ending and PIN match. Refusals carry
-    `speech`: 401 `ivr-verification-failed` (number or card ending), 401 `wrong-pin` (with
-    `attempts_left`), 423 `card-locked` (5 wrong PINs), 409 `card-not-usable` or `pin-not-set`,
-    429 `rate-limited`."""
+    """An IVR session for the caller whose number, card ending and PIN match; its `speech` is
+    「验证成功。」. Every refusal carries `speech` to read out before offering the menu again:
+
+    - 401 `ivr-verification-failed` (number or card ending):
+      「验证未通过，请核对市民卡卡号后四位后重新输入。」
+    - 401 `wrong-pin`, with `attempts_left`: 「密码错误，您还可以尝试2次。」
+    - 423 `card-locked` (5 wrong PINs), with `locked_until`:
+      「密码错误次数过多，您的市民卡已被锁定，请24小时后再试，或携带身份证到市民卡服务网点解锁。」
+    - 409 `pin-not-set`: 「您的市民卡尚未设置密码，请在智慧吴江App或市民卡服务网点设置后再试。」
+    - 409 `card-not-usable` (reported lost or frozen during the call):
+      「您的市民卡目前无法使用，如需帮助请转人工服务。」
+    - 429 `rate-limited` (10 tries an hour per calling number), with `retry_after`:
+      「尝试次数过多，请稍后再拨打。」"""
     with _spoken():
         try:
             bucket = residents.phone_key(body.caller_number)
@@ -310,8 +373,9 @@ class IvrCaller:
 async def ivr_caller(
     session: Session, token: Annotated[str | None, Security(_ivr_token)]
 ) -> IvrCaller:
-    """The live IVR session; 401 `ivr-session-expired` (with `speech`) else, also once its
-    card can no longer be used (reported lost or frozen meanwhile)."""
+    """The live IVR session; 401 `ivr-session-expired` else, also once its card can no longer
+    be used (reported lost or frozen meanwhile), with the `speech`
+    「验证已失效，请重新输入市民卡卡号后四位和密码。」"""
     with _spoken():
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise IvrSessionExpired("Verify the caller first: no IVR session was given.")
@@ -327,15 +391,24 @@ async def ivr_caller(
 OnIvr = Annotated[IvrCaller, Depends(ivr_caller)]
 
 
-@router.get("/ivr/balance", summary="The caller's balance, to speak")
+@router.get(
+    "/ivr/balance", summary="The caller's balance, to speak", responses=_speaks(ivr.balance(1280))
+)
 async def ivr_balance(session: Session, caller: OnIvr) -> Speech:
+    """The points the caller can spend now."""
     summary = await points.points_summary(session, resident_id=caller.resident_id)
     await _footprint(session, caller.resident_id, "points.balance", device=IVR_DEVICE)
     return Speech(speech=ivr.balance(summary.available))
 
 
-@router.get("/ivr/latest-award", summary="The caller's latest award, to speak")
+@router.get(
+    "/ivr/latest-award",
+    summary="The caller's latest award, to speak",
+    responses=_speaks("您最近一次获得积分是在2026年12月8日，因「垃圾正确分类投放」获得2分。"),
+)
 async def ivr_latest_award(session: Session, caller: OnIvr) -> Speech:
+    """When, for what and how many; 「您目前还没有获得过积分。」 for a caller who never earned
+    any."""
     page = await points.points_history(
         session,
         resident_id=caller.resident_id,
@@ -350,8 +423,14 @@ async def ivr_latest_award(session: Session, caller: OnIvr) -> Speech:
     return Speech(speech=ivr.latest_award(points=latest.points, behaviour=behaviour, at=latest.at))
 
 
-@router.get("/ivr/expiring", summary="The caller's points expiring within 30 days, to speak")
+@router.get(
+    "/ivr/expiring",
+    summary="The caller's points expiring within 30 days, to speak",
+    responses=_speaks("您有120分将在30天内到期，最早到期日为2026年12月31日，请尽快兑换使用。"),
+)
 async def ivr_expiring(session: Session, caller: OnIvr) -> Speech:
+    """How many points lapse within 30 days and the last day of the earliest;
+    「您近30天内没有即将到期的积分。」 when none do."""
     soon = (
         await points.points_summary(session, resident_id=caller.resident_id)
     ).expiring_within_30_days
@@ -361,11 +440,18 @@ async def ivr_expiring(session: Session, caller: OnIvr) -> Speech:
     return Speech(speech=ivr.expiring(points=soon.points, earliest_end=soon.earliest_at))
 
 
-@router.post("/ivr/report-lost", summary="Report the caller's card lost (ends the IVR session)")
+@router.post(
+    "/ivr/report-lost",
+    summary="Report the caller's card lost (ends the IVR session)",
+    responses=_speaks(ivr.reported_lost("1234")),
+)
+@raises(CardNotUsable)
 async def ivr_report_lost(
     session: Session, caller: OnIvr, _key: Annotated[str | None, OptionalHotlineKey]
 ) -> Speech:
-    """The card proved on this call is reported lost at once; the IVR session ends with it."""
+    """The card proved on this call is reported lost at once; the IVR session ends with it.
+    409 `card-not-usable` (with `speech`) only if a clerk cancelled or replaced the card in
+    the same moment."""
     with _spoken():
         card = await cards.report_lost(
             session,
@@ -388,7 +474,21 @@ class TicketIn(BaseModel):
     """A ticket the agent files: linked to `resident_id`, or to the resident whose mobile number
     is `caller_number` (unlinked if none has it), or to nobody."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "caller_number": _EXAMPLE_CALLER,
+                    "kind": "report",
+                    "subject": "中山南路路灯不亮",
+                    "body": "来电人反映松陵街道中山南路与鲈乡南路交叉口附近路灯连续三晚不亮，"
+                    "夜间行人通行不便，希望尽快维修。",
+                    "agent": "A1023",
+                }
+            ]
+        },
+    )
 
     caller_number: CallerNumber | None = None
     resident_id: uuid.UUID | None = None
@@ -405,7 +505,18 @@ class TicketIn(BaseModel):
 
 
 class StatusIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "in_progress",
+                    "note": "已派单至松陵街道城市管理办公室",
+                    "agent": "A2051",
+                }
+            ]
+        },
+    )
 
     status: tickets.TicketStatus
     note: Note | None = None
@@ -413,7 +524,7 @@ class StatusIn(BaseModel):
 
 
 class RatingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"rating": 5}]})
 
     rating: Rating
 
@@ -423,7 +534,10 @@ class RatingIn(BaseModel):
 async def file_ticket(
     session: Session, body: TicketIn, _key: Annotated[str, HotlineKey]
 ) -> tickets.TicketOut:
-    """Numbered `WJyyyymmdd-NNNNNN` (local date, a sequence per day), status `open`."""
+    """Numbered `WJyyyymmdd-NNNNNN` (local date, a sequence per day), status `open`. 404
+    `resident-not-found` for a `resident_id` nobody has; a `caller_number` no resident has
+    files the ticket unlinked. The Idempotency-Key is required: a retry after a lost answer
+    must not file a second ticket."""
     resident_id = body.resident_id
     if resident_id is None and body.caller_number is not None:
         profile = await _caller(session, body.caller_number)
@@ -446,6 +560,7 @@ async def file_ticket(
 @router.get("/tickets/{number}", summary="A ticket and its history")
 @raises(TicketNotFound)
 async def read_ticket(session: Session, number: TicketNumber) -> tickets.TicketOut:
+    """With its status history, oldest first."""
     return await tickets.get_ticket(session, number=number)
 
 
@@ -465,7 +580,7 @@ async def change_ticket_status(
 
 
 @router.post("/tickets/{number}/rating", summary="The caller's satisfaction (1–5)")
-@raises(TicketAlreadyRated, TicketNotClosed)
+@raises(TicketNotFound, TicketAlreadyRated, TicketNotClosed)
 async def rate_ticket(
     session: Session,
     number: TicketNumber,

@@ -30,15 +30,18 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request, Response, Security, status
 from fastapi.responses import PlainTextResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 import points
 from api.deps import Session
 from api.idempotency import idempotent
 from api.pagination import PageRequest, paging
-from api.rewards import reward_page
+from api.rewards import (
+    RedeemIn,  # the app's body: one schema for both
+    reward_page,
+)
 from api.routing import contract_router
-from channels.kiosk import devices, receipts, sessions
+from channels.kiosk import devices, receipt_examples, receipts, sessions
 from channels.kiosk.devices import AuthenticatedKiosk
 from channels.kiosk.errors import (
     CardRejected,
@@ -48,13 +51,21 @@ from channels.kiosk.errors import (
 )
 from channels.kiosk.sessions import KioskSession
 from citizen_card import CardLocked, CardOut, CardStatus, InvalidChipUid, WrongPin, cards, pins
-from citizen_card.errors import CardNotUsable
+from citizen_card.errors import CardNotUsable, PinNotSet
 from core import clock
 from core.ratelimit import RateLimited, hit
 from core.redis import get_redis
 from identity import activity, residents
 from mobile_contract.problems import raises
-from points.errors import RedemptionNotFound
+from points.errors import (
+    IdempotencyKeyReused,
+    InsufficientPoints,
+    RedemptionLimitReached,
+    RedemptionNotFound,
+    RewardNotFound,
+    RewardUnavailable,
+    SoldOut,
+)
 from points.schemas.rewards import RedemptionOut, RewardPage
 from points.schemas.views import HistoryPage, PointsSummary
 
@@ -164,6 +175,10 @@ async def _record(
 
 
 class SessionIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"chip_uid": "04A2B3C4D5E680", "pin": "385917"}]}
+    )
+
     chip_uid: Annotated[
         str, Field(min_length=1, max_length=64, description="As the reader saw it.")
     ]
@@ -171,21 +186,40 @@ class SessionIn(BaseModel):
 
 
 class KioskSessionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "session_token": "q3V9xK2mT7pL0sR4wY8zB1cD5fG6hJ9kN2vX4bM7qE0",
+                    "expires_at": "2026-12-08T02:23:05Z",
+                    "ends_at_latest": "2026-12-08T02:30:05Z",
+                    "idle_seconds": 180,
+                    "card_last4": "1234",
+                }
+            ]
+        }
+    )
+
     session_token: str = Field(description="Send as X-Kiosk-Session; shown only here.")
-    expires_at: datetime = Field(description="Unless used before then.")
-    ends_at_latest: datetime
+    expires_at: datetime = Field(
+        description="Unless used before then: each request moves it `idle_seconds` on."
+    )
+    ends_at_latest: datetime = Field(description="10 minutes after the start, however used.")
     idle_seconds: int
-    card_last4: str
+    card_last4: str = Field(description="To greet the resident: 尾号1234.")
 
 
 @router.post("/sessions", status_code=status.HTTP_201_CREATED, summary="Start a card session")
-@raises(CardRejected, WrongPin, CardNotUsable, CardLocked, RateLimited)
+@raises(CardRejected, WrongPin, CardNotUsable, PinNotSet, CardLocked, RateLimited)
 async def kiosk_start_session(
     session: Session, kiosk: CurrentKiosk, body: SessionIn, response: Response
 ) -> KioskSessionOut:
-    """The card's PIN checked (5 wrong in a row lock the card: 423 `card-locked`); a wrong PIN
-    is 401 `wrong-pin` with `attempts_left`, a lost or frozen card 409 `card-not-usable`, a chip
-    we do not know 401 `card-rejected`."""
+    """The card's PIN checked (5 wrong in a row lock the card: 423 `card-locked` with
+    `locked_until`); a wrong PIN is 401 `wrong-pin` with `attempts_left` (show it), a lost or
+    frozen card 409 `card-not-usable`, a card without a PIN 409 `pin-not-set` (set it in the
+    app or at a counter), a chip we do not know 401 `card-rejected`. Too many starts at this
+    kiosk within a minute: 429 `rate-limited` with `retry_after`. The token is answered only
+    here (`Cache-Control: no-store`): keep it in memory, never on disk."""
     await hit(
         get_redis(),
         bucket=f"kiosk-session:kiosk:{kiosk.id}",
@@ -229,6 +263,7 @@ async def kiosk_start_session(
     "/sessions/current", status_code=status.HTTP_204_NO_CONTENT, summary="End the card session"
 )
 async def kiosk_end_session(session: Session, caller: AtKiosk) -> None:
+    """When the resident is done or walks away: the token stops working at once."""
     await _footprint(session, caller, "kiosk.session_end")
     await sessions.end(get_redis(), token=caller.token)
 
@@ -238,6 +273,7 @@ async def kiosk_end_session(session: Session, caller: AtKiosk) -> None:
 
 @router.get("/me/points", summary="Balance and points expiring within 30 days")
 async def kiosk_points(session: Session, caller: AtKiosk) -> PointsSummary:
+    """As in the app: `available` to spend, `held` for vouchers not yet used, by category."""
     summary = await points.points_summary(session, resident_id=caller.resident_id)
     await _footprint(session, caller, "points.balance")
     return summary
@@ -259,17 +295,23 @@ async def kiosk_points_history(session: Session, caller: AtKiosk, page: KioskPag
 
 @router.get("/rewards", summary="Rewards that can be redeemed now")
 async def kiosk_rewards(session: Session, caller: AtKiosk, page: KioskPaging) -> RewardPage:
+    """The catalogue as in the app; rewards with a cash part (`cash_cents` > 0) are redeemed
+    in the app only, so show them without the redeem button."""
     listed = reward_page(await points.list_rewards(session), page)
     await _footprint(session, caller, "rewards.list")
     return listed
 
 
-class RedeemIn(BaseModel):
-    reward: Annotated[str, Field(min_length=1, max_length=64, description="The reward's code.")]
-
-
 @router.post("/me/redemptions", status_code=status.HTTP_201_CREATED, summary="Redeem a reward")
-@raises(KioskCannotTakePayment)
+@raises(
+    KioskCannotTakePayment,
+    RewardNotFound,
+    RewardUnavailable,
+    SoldOut,
+    RedemptionLimitReached,
+    InsufficientPoints,
+    IdempotencyKeyReused,
+)
 async def kiosk_redeem(
     session: Session,
     request: Request,
@@ -278,7 +320,9 @@ async def kiosk_redeem(
     idempotency_key: Annotated[str, KioskKey],
 ) -> RedemptionOut:
     """The app's redemption, points only: a reward with a cash part needs the app's payment
-    sheet (409 `kiosk-payment-unsupported`)."""
+    sheet (409 `kiosk-payment-unsupported`). The voucher is issued at once; print it with the
+    redemption receipt. 409 `insufficient-points` carries `balance`; `sold-out`,
+    `redemption-limit-reached` and `reward-unavailable` say why the reward cannot be had now."""
     reward = await points.get_reward(session, code=body.reward, public=False)
     if reward.cash_cents > 0:
         raise KioskCannotTakePayment("Rewards with a cash part are redeemed in the app.")
@@ -306,10 +350,13 @@ async def kiosk_redeem(
 
 
 @router.post("/me/card/report-lost", summary="Report the card lost (ends the session)")
+@raises(CardNotUsable)
 async def kiosk_report_lost(
     session: Session, caller: AtKiosk, _key: Annotated[str | None, OptionalKioskKey]
 ) -> CardOut:
-    """The card in this session stops working at once; points stay with the resident."""
+    """The card in this session stops working at once; points stay with the resident, who
+    binds a new card in the app or gets one at a counter. The session ends with it. 409
+    `card-not-usable` only if a clerk cancelled or replaced the card in the same moment."""
     card = await cards.report_lost(
         session,
         resident_id=caller.resident_id,
@@ -330,10 +377,38 @@ ReceiptWidth = Annotated[
 ]
 
 
-@router.get("/me/receipts/balance", summary="A balance receipt", response_class=PlainTextResponse)
+class ReceiptResponse(PlainTextResponse):
+    """The media type as sent (Starlette adds the charset to `text/plain` anyway), so the
+    contract names it as the kiosk receives it."""
+
+    media_type = "text/plain; charset=utf-8"
+
+
+def _receipt(kind: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": "The receipt, ready for the printer: every line exactly `width` "
+            "columns (Chinese characters take two), `\\n` after each; personal data masked.",
+            "content": {
+                ReceiptResponse.media_type: {
+                    "examples": receipt_examples.openapi_examples(kind),
+                }
+            },
+        }
+    }
+
+
+@router.get(
+    "/me/receipts/balance",
+    summary="A balance receipt",
+    response_class=ReceiptResponse,
+    responses=_receipt("balance"),
+)
 async def kiosk_balance_receipt(
     session: Session, caller: AtKiosk, width: ReceiptWidth = NARROW
 ) -> PlainTextResponse:
+    """Balance, held points, the three categories and what lapses within 30 days, for the
+    thermal printer. Not cached (`Cache-Control: no-store`)."""
     summary = await points.points_summary(session, resident_id=caller.resident_id)
     text = receipts.balance_receipt(
         width=width,
@@ -343,13 +418,14 @@ async def kiosk_balance_receipt(
         at=clock.now(),
     )
     await _footprint(session, caller, "receipt.balance", width=int(width))
-    return PlainTextResponse(text, headers=NO_STORE)
+    return ReceiptResponse(text, headers=NO_STORE)
 
 
 @router.get(
     "/me/receipts/redemption/{redemption_id}",
     summary="A redemption receipt",
-    response_class=PlainTextResponse,
+    response_class=ReceiptResponse,
+    responses=_receipt("redemption"),
 )
 @raises(RedemptionNotFound)
 async def kiosk_redemption_receipt(
@@ -358,7 +434,8 @@ async def kiosk_redemption_receipt(
     redemption_id: uuid.UUID,
     width: ReceiptWidth = NARROW,
 ) -> PlainTextResponse:
-    """With the voucher code: the resident takes it to the merchant."""
+    """With the voucher code in groups of four: the resident takes it to the merchant. Only
+    the session resident's own redemptions; any other id is 404."""
     redemption = await points.get_redemption(
         session, resident_id=caller.resident_id, redemption_id=redemption_id
     )
@@ -374,7 +451,7 @@ async def kiosk_redemption_receipt(
     await _footprint(
         session, caller, "receipt.redemption", redemption_id=str(redemption_id), width=int(width)
     )
-    return PlainTextResponse(text, headers=NO_STORE)
+    return ReceiptResponse(text, headers=NO_STORE)
 
 
 async def _holder(session: Session, caller: KioskCaller) -> receipts.Holder:

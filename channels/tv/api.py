@@ -19,7 +19,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import points
@@ -79,7 +79,20 @@ class TvBoxOut(BaseModel):
     """A TV box paired with the resident's account (a live session of channel `tv`). Its last
     use is when it last renewed its token, so within an access token's lifetime."""
 
-    id: uuid.UUID
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "01a1017e-0b00-7e57-8f68-5a6b7c8d9eaf",
+                    "device_name": "TV box",
+                    "paired_at": "2026-10-03T11:20:00.214000Z",
+                    "last_used_at": "2026-12-07T13:40:00.552000Z",
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID = Field(description="The box's session: unpair it with this id.")
     device_name: str | None
     paired_at: datetime
     last_used_at: datetime
@@ -94,7 +107,8 @@ class TvBoxPage(Page[TvBoxOut]):
 
 @router.get("/home", summary="Home screen")
 async def tv_home(session: Session, tv: TvBox) -> screens.HomeScreen:
-    """Masked name, points, what lapses within 30 days, the three newest notices, the tiles."""
+    """Masked name, points, what lapses within 30 days, the three newest notices, the tiles.
+    Texts are Chinese unless the resident chose English in the app; times are local."""
     profile = await residents.profile(session, resident_id=tv.resident_id)
     summary = await points.points_summary(session, resident_id=tv.resident_id)
     newest = await inbox.page(
@@ -118,6 +132,8 @@ async def tv_more(session: Session, tv: TvBox) -> screens.MoreScreen:
 
 @router.get("/points/history", summary="Points history, six a page")
 async def tv_points_history(session: Session, tv: TvBox, page: TvPaging) -> screens.HistoryScreen:
+    """Newest first, labelled in the resident's language, times local; `next_cursor` is the
+    remote's "next page" (null on the last)."""
     language = await _language(session, tv)
     found = await points.points_history(
         session, resident_id=tv.resident_id, cursor=page.cursor, limit=page.limit
@@ -130,6 +146,8 @@ async def tv_points_history(session: Session, tv: TvBox, page: TvPaging) -> scre
 
 @router.get("/rewards", summary="Rewards, six a page, each with a QR code to redeem in the app")
 async def tv_rewards(session: Session, tv: TvBox, page: TvPaging) -> screens.RewardsScreen:
+    """What can be redeemed now; redeeming is done on the phone, through each reward's QR
+    code."""
     language = await _language(session, tv)
     shown, next_cursor = page_of(
         await points.list_rewards(session), key=lambda r: r.code, kind="r", page=page
@@ -140,6 +158,8 @@ async def tv_rewards(session: Session, tv: TvBox, page: TvPaging) -> screens.Rew
 
 @router.get("/inbox", summary="Notices, six a page")
 async def tv_inbox(session: Session, tv: TvBox, page: TvPaging) -> screens.InboxScreen:
+    """Titles only, newest first; `unread` counts every unread notice. Opening one (`POST
+    /v1/tv/inbox/{item_id}/read`) shows its text and marks it read."""
     found = await inbox.page(
         session,
         resident_id=tv.resident_id,

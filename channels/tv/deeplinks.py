@@ -10,7 +10,8 @@ import io
 from urllib.parse import quote
 
 import segno
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 SCHEME = "wujiang://"
 FROM_TV = "from=tv"
@@ -19,11 +20,8 @@ QR_DARK = "#1f2933"
 QR_SCALE = 4
 
 
-class Qr(BaseModel):
-    """A deep link and its QR code as an inline SVG document."""
-
-    payload: str
-    svg: str
+def _link(path: str) -> str:
+    return f"{SCHEME}{path}?{FROM_TV}"
 
 
 def reward(code: str) -> str:
@@ -48,15 +46,35 @@ def open_app() -> str:
     return _link("home")
 
 
-def qr(payload: str) -> Qr:
-    """The link with its QR code as a standalone SVG document (segno): with its namespace and a
+def render_svg(payload: str) -> str:
+    """The QR code of `payload` as a standalone SVG document (segno): with its namespace and a
     viewBox, so the box can draw it inline or as an image, at any size."""
     out = io.BytesIO()
     segno.make(payload, error="m").save(
         out, kind="svg", xmldecl=False, nl=False, omitsize=True, scale=QR_SCALE, dark=QR_DARK
     )
-    return Qr(payload=payload, svg=out.getvalue().decode())
+    return out.getvalue().decode()
 
 
-def _link(path: str) -> str:
-    return f"{SCHEME}{path}?{FROM_TV}"
+def example(payload: str) -> JsonDict:
+    """A QR as the contract shows it: the real SVG of `payload`, its path data cut short."""
+    document = render_svg(payload)
+    start = document.index(' d="') + len(' d="')
+    return {"payload": payload, "svg": f'{document[: start + 12]}…"/></svg>'}
+
+
+class Qr(BaseModel):
+    """A deep link and its QR code as an inline SVG document."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [example(reward("tote-bag"))]})
+
+    payload: str = Field(description="The deep link the QR code holds: `wujiang://…?from=tv`.")
+    svg: str = Field(
+        description="A standalone SVG document (namespace and viewBox, no size): draw it inline "
+        "or as an image at any size. Cut short in the examples."
+    )
+
+
+def qr(payload: str) -> Qr:
+    """The link with its QR code."""
+    return Qr(payload=payload, svg=render_svg(payload))

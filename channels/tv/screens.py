@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict, JsonValue
 
 from channels.tv import deeplinks
 from channels.tv.deeplinks import Qr
@@ -54,85 +55,228 @@ TARGETS = {
     "more": "/v1/tv/more",
 }
 
+# The actions of the "more" screen, each done in the app: its key and deep link.
+MORE_ACTIONS = {
+    "preferences": deeplinks.notification_preferences(),
+    "card_lost": deeplinks.report_card_lost(),
+    "sign_out": deeplinks.sign_out_elsewhere(),
+}
+
+# --- what the examples of the contract show: a resident's screens in Chinese -------------------
+
+
+def _tile_example(key: str, link: str | None = None) -> JsonDict:
+    return {
+        "key": key,
+        "label": _TEXT[key][0],
+        "target": TARGETS.get(key) if link is None else None,
+        "qr": deeplinks.example(link) if link is not None else None,
+    }
+
+
+_NOTICE_LINES: list[JsonValue] = [
+    {
+        "id": "01a25363-0cd0-7a13-8b24-1c2d3e4f5a6b",
+        "title": "积分到账",
+        "at": "2026-12-08T10:02:10.118000+08:00",
+        "unread": True,
+    },
+    {
+        "id": "01a24617-e1e0-7b24-9c35-2d3e4f5a6b7c",
+        "title": "12345热线工单进度",
+        "at": "2026-12-05T20:05:00.431000+08:00",
+        "unread": True,
+    },
+    {
+        "id": "01a22ef2-2d68-7c35-ad46-3e4f5a6b7c8d",
+        "title": "兑换成功",
+        "at": "2026-12-01T08:12:33.907000+08:00",
+        "unread": False,
+    },
+]
+_HISTORY_LINES: list[JsonValue] = [
+    {
+        "at": "2026-12-08T10:02:09.874000+08:00",
+        "kind": "award",
+        "label": "垃圾正确分类投放",
+        "points": 2,
+        "balance_after": 1280,
+    },
+    {
+        "at": "2026-12-01T08:12:33.651000+08:00",
+        "kind": "redemption",
+        "label": "环保帆布袋",
+        "points": -60,
+        "balance_after": 1278,
+    },
+    {
+        "at": "2026-11-29T15:40:12.300000+08:00",
+        "kind": "award",
+        "label": "志愿服务",
+        "points": 20,
+        "balance_after": 1338,
+    },
+]
+_REWARD_CARDS: list[JsonValue] = [
+    {
+        "code": "tote-bag",
+        "title": "环保帆布袋",
+        "points_cost": 60,
+        "cash_cents": 0,
+        "qr": deeplinks.example(deeplinks.reward("tote-bag")),
+    },
+    {
+        "code": "cinema-ticket",
+        "title": "吴江影城电影票",
+        "points_cost": 300,
+        "cash_cents": 1990,
+        "qr": deeplinks.example(deeplinks.reward("cinema-ticket")),
+    },
+]
+
 
 class Tile(BaseModel):
     """One button: `target` is the next screen's path, or `qr` opens the app on a phone."""
 
-    key: str
+    model_config = ConfigDict(json_schema_extra={"examples": [_tile_example("rewards")]})
+
+    key: str = Field(description="Stable: clients may pick an icon by it.")
     label: str
-    target: str | None = None
+    target: str | None = Field(default=None, description="The next screen, under `/v1/tv`.")
     qr: Qr | None = None
 
 
 class PointsLine(BaseModel):
-    total: int
-    available: int
+    total: int = Field(examples=[1340])
+    available: int = Field(examples=[1280])
 
 
 class ExpiringLine(BaseModel):
     """Points that lapse within 30 days, and the last local day they can still be used."""
 
-    points: int
-    last_day: date | None
+    points: int = Field(examples=[120])
+    last_day: date | None = Field(examples=["2026-12-31"])
 
 
 class NoticeLine(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_NOTICE_LINES[0]]})
+
     id: uuid.UUID
     title: str
-    at: datetime
+    at: datetime = Field(description="Local time (Asia/Shanghai).")
     unread: bool
 
 
 class HomeScreen(BaseModel):
-    name: str  # masked: 张* or 138****5678
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "张**",
+                    "points": {"total": 1340, "available": 1280},
+                    "expiring": {"points": 120, "last_day": "2026-12-31"},
+                    "notices": _NOTICE_LINES,
+                    "unread": 2,
+                    "tiles": [
+                        _tile_example("points_history"),
+                        _tile_example("rewards"),
+                        _tile_example("inbox"),
+                        _tile_example("pair_app", deeplinks.open_app()),
+                        _tile_example("more"),
+                    ],
+                }
+            ]
+        }
+    )
+
+    name: str = Field(description="Masked: 张** (or the phone, 138****5678, without a name).")
     points: PointsLine
     expiring: ExpiringLine
-    notices: list[NoticeLine]
+    notices: list[NoticeLine] = Field(description="The three newest, read or not.")
     unread: int
     tiles: list[Tile]
 
 
 class HistoryLine(BaseModel):
-    at: datetime
+    model_config = ConfigDict(json_schema_extra={"examples": [_HISTORY_LINES[0]]})
+
+    at: datetime = Field(description="Local time (Asia/Shanghai).")
     kind: HistoryKind
-    label: str
-    points: int
+    label: str = Field(description="The behaviour or reward, else the kind, in words.")
+    points: int = Field(description="Signed: positive into the wallet, negative out of it.")
     balance_after: int
 
 
 class HistoryScreen(Page[HistoryLine]):
     """Six movements a screen; `next_cursor` is the remote's "next page"."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": _HISTORY_LINES, "next_cursor": "aDEy"}]}
+    )
+
 
 class RewardCard(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_REWARD_CARDS[0]]})
+
     code: str
     title: str
     points_cost: int
-    cash_cents: int
-    qr: Qr  # redeem in the app
+    cash_cents: int = Field(description="A cash part in fen, paid in the app.")
+    qr: Qr = Field(description="Redeem it in the app.")
 
 
 class RewardsScreen(Page[RewardCard]):
     """Six rewards a screen, each with the QR code that redeems it in the app."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": _REWARD_CARDS, "next_cursor": None}]}
+    )
+
 
 class InboxScreen(Page[NoticeLine]):
     """Six notices a screen; `unread` counts them all."""
 
-    unread: int
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": _NOTICE_LINES, "next_cursor": None, "unread": 2}]}
+    )
+
+    unread: int = Field(description="Every unread notice, not only this page's.")
 
 
 class Notice(BaseModel):
     """A notice opened on the TV (and so read)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "01a25363-0cd0-7a13-8b24-1c2d3e4f5a6b",
+                    "title": "积分到账",
+                    "body": "您因「垃圾正确分类投放」获得 2 积分，有效期至 2027年12月31日。"
+                    "感谢您为美好吴江出一份力！",
+                    "at": "2026-12-08T10:02:10.118000+08:00",
+                    "unread": False,
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     title: str
     body: str
-    at: datetime
+    at: datetime = Field(description="Local time (Asia/Shanghai).")
     unread: bool
 
 
 class MoreScreen(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"actions": [_tile_example(key, link) for key, link in MORE_ACTIONS.items()]}
+            ]
+        }
+    )
+
     actions: list[Tile]
 
 
@@ -182,13 +326,7 @@ def home(
 
 def more(language: Language) -> MoreScreen:
     """Account actions, each done in the app through its QR code."""
-    return MoreScreen(
-        actions=[
-            _qr_tile("preferences", deeplinks.notification_preferences(), language),
-            _qr_tile("card_lost", deeplinks.report_card_lost(), language),
-            _qr_tile("sign_out", deeplinks.sign_out_elsewhere(), language),
-        ]
-    )
+    return MoreScreen(actions=[_qr_tile(key, link, language) for key, link in MORE_ACTIONS.items()])
 
 
 def history(

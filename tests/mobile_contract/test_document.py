@@ -16,8 +16,6 @@ from mobile_contract import problems
 from mobile_contract.examples import example_of, has_example
 
 PROBLEM = "application/problem+json"
-# Rules the contract does not meet yet (issue 7 in progress); strict: they fail once they pass.
-IN_PROGRESS = pytest.mark.xfail(strict=True, reason="issue 7: being completed")
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +111,6 @@ def _bodies(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-@IN_PROGRESS
 def test_every_json_body_has_an_example_that_fits_its_schema(doc) -> None:
     missing, wrong = [], []
     for where, media in _bodies(doc):

@@ -9,15 +9,33 @@ from typing import Annotated
 
 import typer
 
+from mobile_contract import snapshot
 from mobile_contract.compat import ContractError, Report, compare, render
 from mobile_contract.documents import read_document
 
 contract_app = typer.Typer(
-    help="Check the API contract the client apps are generated from.", no_args_is_help=True
+    help="Export and check the API contract the client apps are generated from.",
+    no_args_is_help=True,
 )
 
 # Exit codes of `check`, for CI scripts.
 ACCEPTED, BREAKING, UNREADABLE = 0, 1, 2
+
+
+@contract_app.command()
+def export(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write it.")
+    ] = snapshot.SNAPSHOT,
+) -> None:
+    """Write the running code's contract (what /openapi.json serves) to
+    mobile_contract/openapi.json, or OUTPUT; review the diff like code."""
+    from api.app import create_app  # the app only for this command: `check` needs none of it
+
+    text = snapshot.render(create_app().openapi())
+    changed = not output.exists() or output.read_text(encoding="utf-8") != text
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"{output}: {'written' if changed else 'unchanged'}")
 
 
 @contract_app.command()

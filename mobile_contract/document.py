@@ -57,9 +57,10 @@ def build(app: FastAPI) -> dict[str, Any]:
         tags=AUDIENCES,
     )
     by_operation = {(m.lower(), r.path_format): r for r in routes for m in r.methods}
+    shared = document.setdefault("components", {}).setdefault("examples", {})
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
-            _document_refusals(operation, by_operation[(method, path)], path)
+            _document_refusals(operation, by_operation[(method, path)], path, shared)
             _all_credentials_together(operation)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name in _FASTAPI_VALIDATION_SCHEMAS:
@@ -92,20 +93,22 @@ def declared_refusals(route: Any) -> list[type[DomainError]]:
     return found
 
 
-def _document_refusals(operation: dict[str, Any], route: Any, path: str) -> None:
+def _document_refusals(
+    operation: dict[str, Any], route: Any, path: str, shared: dict[str, Any]
+) -> None:
     responses: dict[str, Any] = operation["responses"]
     oauth = problems.is_oauth_path(path)
     by_status: dict[int, list[problems.Refusal]] = defaultdict(list)
     if responses.pop("422", None) is not None:  # FastAPI's own validation response
-        refusal = problems.oauth_validation(path) if oauth else problems.validation(path)
+        refusal = problems.oauth_validation() if oauth else problems.validation()
         by_status[refusal.status].append(refusal)
     for error in declared_refusals(route):
-        refusal = problems.refusal(error, path, oauth=oauth)
+        refusal = problems.refusal(error, oauth=oauth)
         by_status[refusal.status].append(refusal)
     for status, refusals in sorted(by_status.items()):
         if str(status) in responses:
             raise ValueError(f"{route.path}: declare refusal {status} with @raises, not responses=")
-        responses[str(status)] = problems.response(refusals)
+        responses[str(status)] = problems.response(refusals, shared)
 
 
 def _all_credentials_together(operation: dict[str, Any]) -> None:

@@ -69,8 +69,8 @@ class Refusal:
     example: dict[str, Any]
 
 
-def refusal(error: type[DomainError], path: str, *, oauth: bool) -> Refusal:
-    """How `error` reaches a client of the operation at `path`."""
+def refusal(error: type[DomainError], *, oauth: bool) -> Refusal:
+    """How `error` reaches a client (of an OAuth endpoint if `oauth`)."""
     detail = _first_line(error.__doc__) or error.title
     oauth_error = getattr(error, "oauth_error", None)
     if oauth and isinstance(oauth_error, str):
@@ -82,19 +82,17 @@ def refusal(error: type[DomainError], path: str, *, oauth: bool) -> Refusal:
         "title": error.title,
         "status": error.status,
         "detail": detail,
-        "instance": path,
     }
     return Refusal(error.status, error.type, error.title, PROBLEM_MEDIA_TYPE, body)
 
 
-def validation(path: str) -> Refusal:
+def validation() -> Refusal:
     """The 422 every operation with parameters or a body answers to input that breaks them."""
     body = {
         "type": PROBLEM_TYPE_PREFIX + VALIDATION_PROBLEM_TYPE,
         "title": VALIDATION_PROBLEM_TITLE,
         "status": 422,
         "detail": "1 field(s) failed validation",
-        "instance": path,
         "errors": [
             {
                 "field": "query.limit",
@@ -106,20 +104,23 @@ def validation(path: str) -> Refusal:
     return Refusal(422, VALIDATION_PROBLEM_TYPE, VALIDATION_PROBLEM_TITLE, PROBLEM_MEDIA_TYPE, body)
 
 
-def oauth_validation(path: str) -> Refusal:
+def oauth_validation() -> Refusal:
     """OAuth endpoints answer malformed input with RFC 6749's `invalid_request`."""
     body = {"error": "invalid_request", "error_description": "Missing or invalid: grant_type"}
     return Refusal(400, "invalid-request", "The OAuth request is malformed", OAUTH_MEDIA_TYPE, body)
 
 
-def response(refusals: list[Refusal]) -> dict[str, Any]:
+def response(refusals: list[Refusal], shared: dict[str, Any]) -> dict[str, Any]:
     """One status code's response object: every refusal of that status as an example under its
-    media type."""
+    media type, keyed by its problem type, the example itself written once in `shared` (the
+    document's `components/examples`) and referred to."""
     status = refusals[0].status
     content: dict[str, Any] = {}
     for item in refusals:
         media = content.setdefault(item.media_type, {"schema": _schema_for(item), "examples": {}})
-        media["examples"][item.key] = {"summary": item.title, "value": item.example}
+        name = item.key if item.media_type == PROBLEM_MEDIA_TYPE else f"oauth-{item.key}"
+        shared.setdefault(name, {"summary": item.title, "value": item.example})
+        media["examples"][item.key] = {"$ref": f"#/components/examples/{name}"}
     listed = ", ".join(f"`{item.key}`" for item in refusals)
     documented: dict[str, Any] = {
         "description": f"{_phrase(status)}: {listed}",

@@ -16,11 +16,3 @@ REGENERATE = "wujiang contract export"
 def render(document: dict[str, Any]) -> str:
     """The document as the snapshot stores it."""
     return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-
-
-def load(path: Path) -> dict[str, Any]:
-    """A contract from a file; ValueError when it is not a JSON object."""
-    document = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(document, dict):
-        raise ValueError(f"{path} does not hold a JSON object")
-    return document

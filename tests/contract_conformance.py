@@ -79,7 +79,7 @@ class Conformance:
         key = _refusal_key(media_type, body)
         examples = documented.get("content", {}).get(media_type, {}).get("examples", {})
         known = key in examples or any(
-            example.get("value", {}).get("error") == key for example in examples.values()
+            self._example(example).get("error") == key for example in examples.values()
         )
         if not known:
             _fail(
@@ -123,6 +123,12 @@ class Conformance:
                 key="schema",
                 errors=errors[:3],
             )
+
+    def _example(self, example: dict[str, Any]) -> Any:
+        """An example's value, following a `$ref` into `components/examples`."""
+        if "$ref" in example:
+            example = self.document["components"]["examples"][example["$ref"].rsplit("/", 1)[-1]]
+        return example.get("value", {})
 
     def _validator(self, schema: dict[str, Any]) -> Any:
         key = json.dumps(schema, sort_keys=True)

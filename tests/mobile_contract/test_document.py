@@ -68,9 +68,31 @@ def test_every_refusal_is_a_documented_problem_with_a_known_type(doc) -> None:
                 assert media["examples"], f"{method} {path} {status} has no example"
                 for key, example in media["examples"].items():
                     assert key in known, f"{method} {path} {status}: unknown type {key}"
+                    value = _shared(doc, example)["value"]
                     if media_type == PROBLEM:
-                        assert example["value"]["type"] == PROBLEM_TYPE_PREFIX + key
-                        assert str(example["value"]["status"]) == status
+                        assert value["type"] == PROBLEM_TYPE_PREFIX + key
+                        assert str(value["status"]) == status
+
+
+def _shared(doc: dict[str, Any], example: dict[str, Any]) -> dict[str, Any]:
+    """An example object, following a `$ref` into `components/examples`."""
+    if "$ref" in example:
+        found: dict[str, Any] = doc["components"]["examples"][example["$ref"].rsplit("/", 1)[-1]]
+        return found
+    return example
+
+
+def test_every_shared_problem_example_fits_the_problem_schemas(doc) -> None:
+    for name, example in doc["components"]["examples"].items():
+        schema = "OAuthError" if name.startswith("oauth-") else "Problem"
+        if name == "validation-error":
+            schema = "ValidationProblem"
+        root = {"$ref": f"#/components/schemas/{schema}", "components": doc["components"]}
+        errors = [
+            e.message
+            for e in jsonschema_rs.Draft202012Validator(root).iter_errors(example["value"])
+        ]
+        assert errors == [], name
 
 
 def test_every_secured_operation_documents_its_authentication_refusal(doc) -> None:

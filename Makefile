@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: venv run test lint bench
+.PHONY: venv run test lint bench contract-ts contract-ts-generate
 
 venv: $(STAMP)
 
@@ -34,3 +34,21 @@ lint: venv
 
 bench: venv
 	$(BIN)/python bench/ledger_bench.py $(ARGS)
+
+# The TypeScript client of mobile_contract/openapi.json for the app. Its generated types are
+# committed so reviewers see what a contract change does to the app's code.
+TS_CLIENT := mobile_contract/typescript
+TS_STAMP := $(TS_CLIENT)/node_modules/.installed
+
+# npm ci empties node_modules, stamp included: it runs again only when node_modules is missing
+# or the lock file (or package.json) changed since the last install.
+$(TS_STAMP): $(TS_CLIENT)/package-lock.json $(TS_CLIENT)/package.json
+	cd $(TS_CLIENT) && npm ci --no-audit --no-fund
+	touch $(TS_STAMP)
+
+# The committed types must be what the contract generates now, and the client must compile.
+contract-ts: $(TS_STAMP)
+	cd $(TS_CLIENT) && npm run --silent check
+
+contract-ts-generate: $(TS_STAMP)
+	cd $(TS_CLIENT) && npm run --silent generate

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: venv run test lint bench contract-ts contract-ts-generate
+.PHONY: venv run test lint bench contract contract-check contract-ts contract-ts-generate contract-ts contract-ts-generate
 
 venv: $(STAMP)
 
@@ -34,6 +34,16 @@ lint: venv
 
 bench: venv
 	$(BIN)/python bench/ledger_bench.py $(ARGS)
+
+# After changing an operation: regenerate the committed contract and the app's TypeScript
+# types, then review both diffs (and run `make contract-check`) before committing.
+contract: venv
+	$(BIN)/wujiang contract export
+	$(MAKE) contract-ts-generate
+
+# Breaking changes against the contract of the previous commit (what CI runs).
+contract-check: venv
+	.ci/contract-check
 
 # The TypeScript client of mobile_contract/openapi.json for the app. Its generated types are
 # committed so reviewers see what a contract change does to the app's code.

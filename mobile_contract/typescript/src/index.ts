@@ -103,17 +103,14 @@ export function newIdempotencyKey(): string {
  * is for people and may change. Extension members such as `balance` or `retry_after` sit
  * beside the standard ones.
  *
- * Written by hand: it mirrors `components["schemas"]["Problem"]` of the contract, and becomes
- * an alias of it once the contract defines that schema.
+ * The contract's `Problem` schema (`ValidationProblem` adds `errors` for
+ * `validation-error`); each operation lists the `type`s it can answer as the examples of its
+ * error responses.
  */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail?: string;
-  instance?: string;
-  [extension: string]: unknown;
-}
+export type Problem = components["schemas"]["Problem"];
+
+/** A `validation-error` problem: which field broke which rule (the input is never echoed). */
+export type ValidationProblem = components["schemas"]["ValidationProblem"];
 
 /**
  * Whether an error body is a {@link Problem}. openapi-fetch types `error` by the responses

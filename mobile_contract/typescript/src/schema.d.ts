@@ -13,9 +13,11 @@ export interface paths {
         };
         /**
          * Public token-signing keys (JWK set)
-         * @description Every unretired signing key: the current one and the one before it.
+         * @description Every unretired signing key: the current one and the one before it. Verify a token with
+         *     the key whose `kid` its header names; on a `kid` the cached set lacks, fetch the set again
+         *     (a new key signs within a minute of a rotation).
          */
-        get: operations["jwks__well_known_jwks_json_get"];
+        get: operations["jwks"];
         put?: never;
         post?: never;
         delete?: never;
@@ -32,30 +34,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Discovery
-         * @description OpenID Connect Discovery §3 / RFC 8414 provider metadata.
+         * OpenID Connect provider metadata
+         * @description OpenID Connect Discovery §3 / RFC 8414 provider metadata: the endpoints, scopes, claims
+         *     and algorithms a partner configures its OpenID Connect library from.
          */
-        get: operations["discovery__well_known_openid_configuration_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/healthz": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Healthz
-         * @description The process is alive and serving; touches nothing else.
-         */
-        get: operations["healthz_healthz_get"];
+        get: operations["discovery"];
         put?: never;
         post?: never;
         delete?: never;
@@ -72,136 +55,18 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Authorization Endpoint
-         * @description OpenID Connect authorization endpoint: code flow, PKCE S256 required.
+         * Sign a resident in for a partner (authorization endpoint)
+         * @description OpenID Connect authorization endpoint (authorization code flow, PKCE S256 required): send
+         *     the resident's browser here, not an API client. The resident signs in (QR code with the
+         *     app, or SMS code), verifies their real name if `real_name` is asked for, and consents once
+         *     per partner; the browser then comes back to `redirect_uri` with `code`, `state` and `iss`
+         *     (RFC 9207), or with `error` (`invalid_scope`, `access_denied`, `login_required`, …).
+         *     Trade the code at `/oauth2/token` within a minute. A request whose client or redirect URI
+         *     cannot be trusted is never redirected: the resident sees an error page.
          */
-        get: operations["authorization_endpoint_oauth2_authorize_get"];
+        get: operations["authorizationEndpoint"];
         put?: never;
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/oauth2/authorize/consent": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Consent Page
-         * @description The consent page (or the verify-your-real-name page), unless consent is already given.
-         */
-        get: operations["consent_page_oauth2_authorize_consent_get"];
-        put?: never;
-        /**
-         * Consent Answer
-         * @description Allow or deny: the code, or access_denied, goes back to the partner.
-         */
-        post: operations["consent_answer_oauth2_authorize_consent_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/oauth2/authorize/login": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Login Page
-         * @description The sign-in page: a QR code for the app, or phone and SMS code.
-         */
-        get: operations["login_page_oauth2_authorize_login_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/oauth2/authorize/qr/continue": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Qr Continue
-         * @description The page's next step once the app approved its QR code: the browser is signed in.
-         */
-        post: operations["qr_continue_oauth2_authorize_qr_continue_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/oauth2/authorize/qr/{ticket}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Qr Status
-         * @description What became of a QR login ticket: pending, approved, denied or expired.
-         */
-        get: operations["qr_status_oauth2_authorize_qr__ticket__get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/oauth2/authorize/sms-code": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Sms Code
-         * @description Text a sign-in code to the phone typed on the page.
-         */
-        post: operations["sms_code_oauth2_authorize_sms_code_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/oauth2/authorize/sms-sign-in": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Sms Sign In
-         * @description Sign the browser in with the phone and its SMS code.
-         */
-        post: operations["sms_sign_in_oauth2_authorize_sms_sign_in_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -218,10 +83,14 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Device Authorization
-         * @description RFC 8628 §3.1: a device code for the box to poll with and a user code to show.
+         * Start pairing a TV box (device authorization)
+         * @description RFC 8628 §3.1: a device code for the box to poll `/oauth2/token` with, and a user code
+         *     to show with a QR code of `verification_uri_complete`. The resident enters (or scans) the
+         *     code in the app; poll every `interval` seconds until tokens come or the answer is final.
+         *     `client_id` is `wujiang-tv` or a registered public client; `scope` defaults to the
+         *     client's (`points:read` for TV boxes).
          */
-        post: operations["device_authorization_oauth2_device_authorization_post"];
+        post: operations["deviceAuthorization"];
         delete?: never;
         options?: never;
         head?: never;
@@ -238,10 +107,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Introspect
-         * @description RFC 7662: whether a token of the calling client is active, and its metadata.
+         * Introspect a token
+         * @description RFC 7662: whether a token of the calling client is active, and its metadata. A client
+         *     only ever learns about its own tokens: any other is `{"active": false}`.
          */
-        post: operations["introspect_oauth2_introspect_post"];
+        post: operations["introspect"];
         delete?: never;
         options?: never;
         head?: never;
@@ -256,11 +126,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * End Session
+         * Sign the resident's browser out (RP-initiated logout)
          * @description OpenID Connect RP-Initiated Logout: end the browser session; back to the partner only if
-         *     post_logout_redirect_uri is registered for the client the id_token_hint was issued to.
+         *     post_logout_redirect_uri is registered for the client the id_token_hint was issued to,
+         *     otherwise a signed-out page. The partner's own tokens are not revoked: use /oauth2/revoke.
          */
-        get: operations["end_session_oauth2_logout_get"];
+        get: operations["logout"];
         put?: never;
         post?: never;
         delete?: never;
@@ -279,10 +150,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Revoke
-         * @description RFC 7009: always 200 once the client is authenticated, whatever the token was.
+         * Revoke a token
+         * @description RFC 7009: end the sign-in session behind an access or refresh token of this client (on
+         *     the partner's own sign-out, say). Always 200 once the client is authenticated, whatever the
+         *     token was; nothing to retry.
          */
-        post: operations["revoke_oauth2_revoke_post"];
+        post: operations["revoke"];
         delete?: never;
         options?: never;
         head?: never;
@@ -299,10 +172,22 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Token
-         * @description Token endpoint: dispatches on `grant_type`.
+         * Get tokens (every grant type)
+         * @description Token endpoint, dispatching on `grant_type`:
+         *
+         *     - `authorization_code` (partners, RFC 6749 §4.1.3 + PKCE): the code once, within a minute;
+         *       `id_token` with `openid`, `refresh_token` with `offline_access`. A code used twice is
+         *       refused and revokes what its first use gave.
+         *     - `refresh_token` (RFC 6749 §6): new tokens and a new refresh token; the one sent stops
+         *       working. Partners authenticate; the app, TV boxes and staff send their `client_id`.
+         *       `invalid_grant` means sign in again; a refresh token used twice ends the session.
+         *     - device code (TV boxes, RFC 8628 §3.4): poll every `interval` seconds while the answer is
+         *       `authorization_pending`; on `slow_down` add 5 s to the interval; `access_denied` and
+         *       `expired_token` are final.
+         *     - `client_credentials` (feed machines, RFC 6749 §4.4): a token for the machine itself, no
+         *       refresh token: authenticate again when it expires.
          */
-        post: operations["token_oauth2_token_post"];
+        post: operations["token"];
         delete?: never;
         options?: never;
         head?: never;
@@ -317,36 +202,24 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Userinfo
-         * @description OIDC Core §5.3: the resident's claims that the partner's token allows.
+         * The resident's claims (UserInfo)
+         * @description OIDC Core §5.3: the resident's claims that the partner's token allows (`profile`: name
+         *     and locale; `phone`; `real_name`: verified name and ID number, and `acr`), unmasked, as the
+         *     resident consented. Names are released only once the real name is verified. The token goes
+         *     in the header only (not in a form). 401 `invalid-token` once the session has ended (the
+         *     resident withdrew consent or signed out): send the resident through /oauth2/authorize again.
          */
-        get: operations["userinfo_oauth2_userinfo_get"];
+        get: operations["userinfo"];
         put?: never;
         /**
-         * Userinfo
-         * @description OIDC Core §5.3: the resident's claims that the partner's token allows.
+         * The resident's claims (UserInfo), by POST
+         * @description OIDC Core §5.3: the resident's claims that the partner's token allows (`profile`: name
+         *     and locale; `phone`; `real_name`: verified name and ID number, and `acr`), unmasked, as the
+         *     resident consented. Names are released only once the real name is verified. The token goes
+         *     in the header only (not in a form). 401 `invalid-token` once the session has ended (the
+         *     resident withdrew consent or signed out): send the resident through /oauth2/authorize again.
          */
-        post: operations["userinfo_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/readyz": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Readyz
-         * @description Ready to take traffic when the database and Redis both answer in time.
-         */
-        get: operations["readyz_readyz_get"];
-        put?: never;
-        post?: never;
+        post: operations["userinfoPost"];
         delete?: never;
         options?: never;
         head?: never;
@@ -363,9 +236,12 @@ export interface paths {
         /**
          * Points issued and redeemed
          * @description By local day, category and community; an admin of some communities sees only theirs,
-         *     a district-wide admin (`*`) sees all.
+         *     a district-wide admin (`*`) sees all. At most 366 days, `from` not after `to`
+         *     (`invalid-points-query`). Issued counts posted awards by the day they were made; reversed,
+         *     by the day of the reversal; redeemed, vouchers used, by the day of use, attributed to the
+         *     category and community of the awards whose points were spent.
          */
-        get: operations["points_report_v1_admin_reports_points_get"];
+        get: operations["pointsReport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -385,9 +261,12 @@ export interface paths {
         put?: never;
         /**
          * Add rewards
-         * @description Validated strictly; a code that exists already refuses the whole request.
+         * @description Validated strictly (no extra fields, integers as JSON numbers, times with a timezone);
+         *     any problem, or a code that exists already, refuses the whole request with
+         *     `invalid-reward`, whose `errors` list each problem with its `path` (`rewards[1].stock`)
+         *     and `message`. Nothing is added unless everything is.
          */
-        post: operations["add_rewards_v1_admin_rewards_post"];
+        post: operations["addRewards"];
         delete?: never;
         options?: never;
         head?: never;
@@ -407,8 +286,14 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Restock or switch a reward on or off */
-        patch: operations["patch_reward_v1_admin_rewards__code__patch"];
+        /**
+         * Restock or switch a reward on or off
+         * @description `restock` adds units to both `stock_total` and `stock_left`; `active: false` withdraws
+         *     the reward from the catalogue (vouchers already issued stay valid). A restock is not
+         *     idempotent by itself, so the Idempotency-Key is required: a retry must carry the first
+         *     request's key.
+         */
+        patch: operations["patchReward"];
         trace?: never;
     };
     "/v1/auth/sessions/password": {
@@ -421,10 +306,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Sign In With Password
-         * @description Sign in with the phone and the resident's own password.
+         * Sign in with a password
+         * @description Sign in with the phone and the resident's own password (set under my password). One
+         *     refusal, `invalid-credentials`, for every kind of wrong; 10 tries per phone every 15
+         *     minutes.
          */
-        post: operations["sign_in_with_password_v1_auth_sessions_password_post"];
+        post: operations["signInWithPassword"];
         delete?: never;
         options?: never;
         head?: never;
@@ -441,10 +328,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Sign In With Code
-         * @description Sign in (or sign up) with the phone and its code: a new session and its tokens.
+         * Sign in with a texted code
+         * @description Sign in (or sign up: a new number gets a new account at assurance `phone`) with the phone
+         *     and its code: a new session and its tokens. A code works once. `otp-wrong` says how many
+         *     `attempts_left`; after 5 wrong codes the code is burned (`otp-locked`): ask for a new one.
          */
-        post: operations["sign_in_with_code_v1_auth_sessions_sms_post"];
+        post: operations["signInWithCode"];
         delete?: never;
         options?: never;
         head?: never;
@@ -461,10 +350,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Sign Out
-         * @description End the session this token belongs to.
+         * Sign out
+         * @description End the session this token belongs to: its refresh token stops at once, its access
+         *     tokens on their next use, and this device gets no more push notices.
          */
-        post: operations["sign_out_v1_auth_sign_out_post"];
+        post: operations["signOut"];
         delete?: never;
         options?: never;
         head?: never;
@@ -481,10 +371,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Send Sign In Code
-         * @description Text a 6-digit sign-in code to the phone (at most one a minute).
+         * Text me a sign-in code
+         * @description Text a 6-digit sign-in code to the phone: valid 5 minutes, one a minute (`429
+         *     otp-resend-too-soon` with `retry_after`), at most 10 a day per phone. A new code replaces
+         *     the previous one. `503 sms-unavailable`: nothing was sent, ask again at once.
          */
-        post: operations["send_sign_in_code_v1_auth_sms_codes_post"];
+        post: operations["sendSignInCode"];
         delete?: never;
         options?: never;
         head?: never;
@@ -500,9 +392,11 @@ export interface paths {
         };
         /**
          * The behaviour list (正向行为清单)
-         * @description The current version of the list, with the behaviours that earn points now.
+         * @description The current version of the list, with the behaviours that earn points now: what the app
+         *     shows residents before they sign in. No sign-in needed; cached for a minute. Show `title`,
+         *     `description` and `unit_label` in the resident's language, and the caps per period.
          */
-        get: operations["behaviour_list_v1_behaviours_get"];
+        get: operations["behaviourList"];
         put?: never;
         post?: never;
         delete?: never;
@@ -525,9 +419,10 @@ export interface paths {
          * @description Award points for each record (JSON lines, or CSV with a header); 200 with the report.
          *
          *     Safe to re-send: records already imported count as duplicates. Failing rows are listed in
-         *     `errors` and never stop the others. At most 10 MB and 20,000 rows per request (413).
+         *     `errors` and never stop the others. At most 10 MB and 20,000 rows per request (413). `404
+         *     unknown-feed-source`: no behaviour of the current list is certified by this feed.
          */
-        post: operations["import_batch_v1_feeds__source__batches_post"];
+        post: operations["importFeedBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -546,9 +441,10 @@ export interface paths {
         /**
          * Who is calling (masked)
          * @description The agent's view of the caller: masked name, ID and phone, assurance, balance and
-         *     unfinished tickets; `{"found": false}` for a number no resident has.
+         *     unfinished tickets; `{"found": false}` for a number no resident has (a landline, say).
+         *     Recorded in the resident's footprint under the agent's id.
          */
-        post: operations["incoming_call_v1_hotline_calls_post"];
+        post: operations["incomingCall"];
         delete?: never;
         options?: never;
         head?: never;
@@ -562,8 +458,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's balance, to speak */
-        get: operations["ivr_balance_v1_hotline_ivr_balance_get"];
+        /**
+         * The caller's balance, to speak
+         * @description The points the caller can spend now.
+         */
+        get: operations["ivrBalance"];
         put?: never;
         post?: never;
         delete?: never;
@@ -579,8 +478,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's points expiring within 30 days, to speak */
-        get: operations["ivr_expiring_v1_hotline_ivr_expiring_get"];
+        /**
+         * The caller's points expiring within 30 days, to speak
+         * @description How many points lapse within 30 days and the last day of the earliest;
+         *     「您近30天内没有即将到期的积分。」 when none do.
+         */
+        get: operations["ivrExpiring"];
         put?: never;
         post?: never;
         delete?: never;
@@ -596,8 +499,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's latest award, to speak */
-        get: operations["ivr_latest_award_v1_hotline_ivr_latest_award_get"];
+        /**
+         * The caller's latest award, to speak
+         * @description When, for what and how many; 「您目前还没有获得过积分。」 for a caller who never earned
+         *     any.
+         */
+        get: operations["ivrLatestAward"];
         put?: never;
         post?: never;
         delete?: never;
@@ -618,8 +525,10 @@ export interface paths {
         /**
          * Report the caller's card lost (ends the IVR session)
          * @description The card proved on this call is reported lost at once; the IVR session ends with it.
+         *     409 `card-not-usable` (with `speech`) only if a clerk cancelled or replaced the card in
+         *     the same moment.
          */
-        post: operations["ivr_report_lost_v1_hotline_ivr_report_lost_post"];
+        post: operations["ivrReportLost"];
         delete?: never;
         options?: never;
         head?: never;
@@ -637,12 +546,21 @@ export interface paths {
         put?: never;
         /**
          * The caller proves themselves (card last 4 + PIN)
-         * @description An IVR session for the caller whose number, card ending and PIN match. Refusals carry
-         *     `speech`: 401 `ivr-verification-failed` (number or card ending), 401 `wrong-pin` (with
-         *     `attempts_left`), 423 `card-locked` (5 wrong PINs), 409 `card-not-usable` or `pin-not-set`,
-         *     429 `rate-limited`.
+         * @description An IVR session for the caller whose number, card ending and PIN match; its `speech` is
+         *     「验证成功。」. Every refusal carries `speech` to read out before offering the menu again:
+         *
+         *     - 401 `ivr-verification-failed` (number or card ending):
+         *       「验证未通过，请核对市民卡卡号后四位后重新输入。」
+         *     - 401 `wrong-pin`, with `attempts_left`: 「密码错误，您还可以尝试2次。」
+         *     - 423 `card-locked` (5 wrong PINs), with `locked_until`:
+         *       「密码错误次数过多，您的市民卡已被锁定，请24小时后再试，或携带身份证到市民卡服务网点解锁。」
+         *     - 409 `pin-not-set`: 「您的市民卡尚未设置密码，请在智慧吴江App或市民卡服务网点设置后再试。」
+         *     - 409 `card-not-usable` (reported lost or frozen during the call):
+         *       「您的市民卡目前无法使用，如需帮助请转人工服务。」
+         *     - 429 `rate-limited` (10 tries an hour per calling number), with `retry_after`:
+         *       「尝试次数过多，请稍后再拨打。」
          */
-        post: operations["ivr_verify_v1_hotline_ivr_verify_post"];
+        post: operations["ivrVerify"];
         delete?: never;
         options?: never;
         head?: never;
@@ -660,9 +578,12 @@ export interface paths {
         put?: never;
         /**
          * File a ticket
-         * @description Numbered `WJyyyymmdd-NNNNNN` (local date, a sequence per day), status `open`.
+         * @description Numbered `WJyyyymmdd-NNNNNN` (local date, a sequence per day), status `open`. 404
+         *     `resident-not-found` for a `resident_id` nobody has; a `caller_number` no resident has
+         *     files the ticket unlinked. The Idempotency-Key is required: a retry after a lost answer
+         *     must not file a second ticket.
          */
-        post: operations["file_ticket_v1_hotline_tickets_post"];
+        post: operations["fileTicket"];
         delete?: never;
         options?: never;
         head?: never;
@@ -676,8 +597,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A ticket and its history */
-        get: operations["read_ticket_v1_hotline_tickets__number__get"];
+        /**
+         * A ticket and its history
+         * @description With its status history, oldest first.
+         */
+        get: operations["readTicket"];
         put?: never;
         post?: never;
         delete?: never;
@@ -699,7 +623,7 @@ export interface paths {
          * The caller's satisfaction (1–5)
          * @description Once, after the ticket is closed: 409 `ticket-not-closed` or `ticket-already-rated`.
          */
-        post: operations["rate_ticket_v1_hotline_tickets__number__rating_post"];
+        post: operations["rateTicket"];
         delete?: never;
         options?: never;
         head?: never;
@@ -720,7 +644,7 @@ export interface paths {
          * @description open → in_progress → resolved → closed, or straight to closed from open or in_progress;
          *     anything else is 409 `ticket-transition-invalid`. A linked resident is notified.
          */
-        post: operations["change_ticket_status_v1_hotline_tickets__number__status_post"];
+        post: operations["changeTicketStatus"];
         delete?: never;
         options?: never;
         head?: never;
@@ -738,9 +662,11 @@ export interface paths {
         put?: never;
         /**
          * Report the card lost (ends the session)
-         * @description The card in this session stops working at once; points stay with the resident.
+         * @description The card in this session stops working at once; points stay with the resident, who
+         *     binds a new card in the app or gets one at a counter. The session ends with it. 409
+         *     `card-not-usable` only if a clerk cancelled or replaced the card in the same moment.
          */
-        post: operations["report_lost_v1_kiosk_me_card_report_lost_post"];
+        post: operations["kioskReportLost"];
         delete?: never;
         options?: never;
         head?: never;
@@ -754,8 +680,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Balance and points expiring within 30 days */
-        get: operations["my_points_v1_kiosk_me_points_get"];
+        /**
+         * Balance and points expiring within 30 days
+         * @description As in the app: `available` to spend, `held` for vouchers not yet used, by category.
+         */
+        get: operations["kioskPoints"];
         put?: never;
         post?: never;
         delete?: never;
@@ -775,7 +704,7 @@ export interface paths {
          * Points history, a page at a time
          * @description Newest first; pass `next_cursor` back as `cursor` for the next page.
          */
-        get: operations["my_points_history_v1_kiosk_me_points_history_get"];
+        get: operations["kioskPointsHistory"];
         put?: never;
         post?: never;
         delete?: never;
@@ -791,8 +720,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A balance receipt */
-        get: operations["balance_receipt_v1_kiosk_me_receipts_balance_get"];
+        /**
+         * A balance receipt
+         * @description Balance, held points, the three categories and what lapses within 30 days, for the
+         *     thermal printer. Not cached (`Cache-Control: no-store`).
+         */
+        get: operations["kioskBalanceReceipt"];
         put?: never;
         post?: never;
         delete?: never;
@@ -810,9 +743,10 @@ export interface paths {
         };
         /**
          * A redemption receipt
-         * @description With the voucher code: the resident takes it to the merchant.
+         * @description With the voucher code in groups of four: the resident takes it to the merchant. Only
+         *     the session resident's own redemptions; any other id is 404.
          */
-        get: operations["redemption_receipt_v1_kiosk_me_receipts_redemption__redemption_id__get"];
+        get: operations["kioskRedemptionReceipt"];
         put?: never;
         post?: never;
         delete?: never;
@@ -833,9 +767,11 @@ export interface paths {
         /**
          * Redeem a reward
          * @description The app's redemption, points only: a reward with a cash part needs the app's payment
-         *     sheet (409 `kiosk-payment-unsupported`).
+         *     sheet (409 `kiosk-payment-unsupported`). The voucher is issued at once; print it with the
+         *     redemption receipt. 409 `insufficient-points` carries `balance`; `sold-out`,
+         *     `redemption-limit-reached` and `reward-unavailable` say why the reward cannot be had now.
          */
-        post: operations["redeem_v1_kiosk_me_redemptions_post"];
+        post: operations["kioskRedeem"];
         delete?: never;
         options?: never;
         head?: never;
@@ -849,8 +785,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Rewards that can be redeemed now */
-        get: operations["rewards_v1_kiosk_rewards_get"];
+        /**
+         * Rewards that can be redeemed now
+         * @description The catalogue as in the app; rewards with a cash part (`cash_cents` > 0) are redeemed
+         *     in the app only, so show them without the redeem button.
+         */
+        get: operations["kioskRewards"];
         put?: never;
         post?: never;
         delete?: never;
@@ -870,11 +810,14 @@ export interface paths {
         put?: never;
         /**
          * Start a card session
-         * @description The card's PIN checked (5 wrong in a row lock the card: 423 `card-locked`); a wrong PIN
-         *     is 401 `wrong-pin` with `attempts_left`, a lost or frozen card 409 `card-not-usable`, a chip
-         *     we do not know 401 `card-rejected`.
+         * @description The card's PIN checked (5 wrong in a row lock the card: 423 `card-locked` with
+         *     `locked_until`); a wrong PIN is 401 `wrong-pin` with `attempts_left` (show it), a lost or
+         *     frozen card 409 `card-not-usable`, a card without a PIN 409 `pin-not-set` (set it in the
+         *     app or at a counter), a chip we do not know 401 `card-rejected`. Too many starts at this
+         *     kiosk within a minute: 429 `rate-limited` with `retry_after`. The token is answered only
+         *     here (`Cache-Control: no-store`): keep it in memory, never on disk.
          */
-        post: operations["start_session_v1_kiosk_sessions_post"];
+        post: operations["kioskStartSession"];
         delete?: never;
         options?: never;
         head?: never;
@@ -891,8 +834,11 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** End the card session */
-        delete: operations["end_session_v1_kiosk_sessions_current_delete"];
+        /**
+         * End the card session
+         * @description When the resident is done or walks away: the token stops working at once.
+         */
+        delete: operations["kioskEndSession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -906,10 +852,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * My Profile
-         * @description The resident's profile; phone, name and ID number masked.
+         * My profile
+         * @description The resident's profile; phone, name and ID number masked. `assurance` says which
+         *     services the resident may use (some need `real_name`).
          */
-        get: operations["my_profile_v1_me_get"];
+        get: operations["myProfile"];
         put?: never;
         post?: never;
         delete?: never;
@@ -927,9 +874,10 @@ export interface paths {
         };
         /**
          * My digital footprint
-         * @description Newest first; pass `next_cursor` back as `cursor` for the next page.
+         * @description What was done in the resident's name, through which channel and device; newest first.
+         *     Pass `next_cursor` back as `cursor` for the next page.
          */
-        get: operations["my_activity_v1_me_activity_get"];
+        get: operations["myActivity"];
         put?: never;
         post?: never;
         delete?: never;
@@ -948,9 +896,10 @@ export interface paths {
         /**
          * Download my digital footprint
          * @description The whole trail, oldest first, as `{"exported_at": …, "activity": [...]}`; streamed in
-         *     batches, so a long trail is never held in memory at once.
+         *     batches, so a long trail is never held in memory at once. The export itself is recorded in
+         *     the trail (`activity.export`).
          */
-        get: operations["export_my_activity_v1_me_activity_export_get"];
+        get: operations["exportMyActivity"];
         put?: never;
         post?: never;
         delete?: never;
@@ -970,14 +919,18 @@ export interface paths {
          * My cards
          * @description The resident's cards, newest first; numbers masked (`3205****1234`).
          */
-        get: operations["my_cards_v1_me_cards_get"];
+        get: operations["myCards"];
         put?: never;
         /**
          * Bind a card
          * @description Bind the citizen card the resident holds (number and chip UID); needs a verified real
-         *     name (assurance L2). A card reported lost is replaced by the new one.
+         *     name (assurance L2: 403 `assurance-too-low`, send the resident to real-name verification).
+         *     A card reported lost is replaced by the new one. Sending the same card again answers it
+         *     unchanged, so a retry is safe. 409 `card-not-usable` when the resident's card is frozen (a
+         *     counter clerk must see to it) or this very card was reported lost or cancelled before;
+         *     409 `card-taken` when the number or the chip is on another card.
          */
-        post: operations["bind_card_v1_me_cards_post"];
+        post: operations["bindCard"];
         delete?: never;
         options?: never;
         head?: never;
@@ -994,10 +947,13 @@ export interface paths {
         get?: never;
         /**
          * Set or change my PIN
-         * @description Set the 6-digit PIN of the active card, or change it (`old_pin` required then). A wrong
-         *     `old_pin` counts towards the lock, as at a kiosk.
+         * @description Set the 6-digit PIN of the active card, or change it (`old_pin` required then:
+         *     422 `old-pin-required`). A wrong `old_pin` counts towards the lock, as at a kiosk: 401
+         *     `wrong-pin` with `attempts_left`, and the fifth in a row locks the card for 24 hours (423
+         *     `card-locked` with `locked_until`). An easy PIN is 422 `weak-pin`, `reason` naming the rule
+         *     (show the resident which). 404 `card-not-found` without an active card.
          */
-        put: operations["set_my_pin_v1_me_cards_pin_put"];
+        put: operations["setMyPin"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1016,9 +972,12 @@ export interface paths {
         put?: never;
         /**
          * Reset my PIN
-         * @description A new PIN with the texted code (assurance L2 required); lifts a PIN lock.
+         * @description A new PIN with the texted code (assurance L2 required); lifts a PIN lock. The PIN is
+         *     judged before the code, so a `weak-pin` leaves the code usable. 400 `otp-wrong` has
+         *     `attempts_left`; after five wrong codes (429 `otp-locked`) or once it lapsed (400
+         *     `otp-expired`) the resident asks for a new code.
          */
-        post: operations["reset_my_pin_v1_me_cards_pin_reset_post"];
+        post: operations["resetMyPin"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1037,9 +996,10 @@ export interface paths {
         /**
          * Text me a PIN reset code
          * @description Text a code for resetting a forgotten PIN to the resident's phone (L2 residents with an
-         *     active card; at most one a minute).
+         *     active card). At most one a minute (429 `otp-resend-too-soon`) and ten a day (429
+         *     `rate-limited`), each with `retry_after`; 503 `sms-unavailable` may be retried at once.
          */
-        post: operations["send_pin_reset_code_v1_me_cards_pin_reset_codes_post"];
+        post: operations["sendPinResetCode"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1058,9 +1018,11 @@ export interface paths {
         /**
          * Report my card lost
          * @description At once the card can no longer be used at kiosks or on the hotline. Without a body, the
-         *     active card; reporting again answers the same.
+         *     active card (or a frozen one); reporting again answers the same. 409 `card-not-usable` for a
+         *     card already cancelled or replaced. Points stay with the resident; a new card is bound in
+         *     the app or issued at a counter.
          */
-        post: operations["report_lost_v1_me_cards_report_lost_post"];
+        post: operations["reportMyCardLost"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1075,10 +1037,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * My Consents
-         * @description The partners the resident allowed, and what each may receive.
+         * Partner apps I allowed
+         * @description The partners the resident allowed, and what each may receive; most recent first.
          */
-        get: operations["my_consents_v1_me_consents_get"];
+        get: operations["myConsents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1098,10 +1060,11 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Withdraw Consent
-         * @description Withdraw a consent; the partner's sessions for this resident end at once.
+         * Withdraw a partner app's consent
+         * @description Withdraw a consent; the partner's sessions for this resident end at once (its tokens stop
+         *     working), and the partner must ask for consent again to receive anything.
          */
-        delete: operations["withdraw_consent_v1_me_consents__client_id__delete"];
+        delete: operations["withdrawConsent"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1115,16 +1078,20 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Device Request
-         * @description What the code on the TV screen asks for: which client, which scope, until when.
+         * Preview a TV box's pairing request
+         * @description What the code on the TV screen asks for: which client, which scope, until when. Show it
+         *     and ask the resident to approve. The code may be typed in any case, with or without `-` or
+         *     spaces. Each look-up counts towards a limit of 10 codes per resident every 5 minutes.
          */
-        get: operations["device_request_v1_me_device_codes__user_code__get"];
+        get: operations["previewDeviceRequest"];
         put?: never;
         /**
-         * Decide Device Request
-         * @description Approve (pair the TV box with this account) or deny; a code is decided once.
+         * Approve or deny a TV box's pairing
+         * @description Approve (pair the TV box with this account) or deny; a code is decided once. Once
+         *     approved, the box's next poll gets its tokens and it appears among the resident's sessions
+         *     (channel `tv`), where it can be signed out.
          */
-        post: operations["decide_device_request_v1_me_device_codes__user_code__post"];
+        post: operations["decideDeviceRequest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1140,9 +1107,9 @@ export interface paths {
         };
         /**
          * My notices
-         * @description Newest first; pass `next_cursor` back as `cursor` for the next page.
+         * @description Newest first.
          */
-        get: operations["my_inbox_v1_me_inbox_get"];
+        get: operations["myInbox"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1165,7 +1132,7 @@ export interface paths {
          * @description Every unread notice, or with `up_to` only those up to that one (the newest the app
          *     showed), so a notice arriving meanwhile stays unread.
          */
-        post: operations["mark_all_read_v1_me_inbox_read_all_post"];
+        post: operations["markAllRead"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1179,8 +1146,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** How many notices are unread */
-        get: operations["my_unread_count_v1_me_inbox_unread_count_get"];
+        /**
+         * How many notices are unread
+         * @description The badge on the bell: cheap enough to ask on every app start and push received.
+         */
+        get: operations["myUnreadCount"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1202,7 +1172,7 @@ export interface paths {
          * Mark a notice read
          * @description Marking it again changes nothing.
          */
-        post: operations["mark_read_v1_me_inbox__item_id__read_post"];
+        post: operations["markRead"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1218,10 +1188,11 @@ export interface paths {
         };
         get?: never;
         /**
-         * Set My Language
-         * @description The language of the resident's text messages and notices (`zh` or `en`).
+         * Set my language
+         * @description The language of the resident's text messages and notices (`zh` or `en`); the updated
+         *     profile.
          */
-        put: operations["set_my_language_v1_me_language_put"];
+        put: operations["setMyLanguage"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1241,7 +1212,7 @@ export interface paths {
          * @description Every group with both channels (push, SMS), and the quiet hours; security notices are
          *     `locked`: they cannot be switched off.
          */
-        get: operations["my_preferences_v1_me_notification_preferences_get"];
+        get: operations["myPreferences"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1252,7 +1223,7 @@ export interface paths {
          * @description Only what is given changes. Switching off a security channel is refused
          *     (`preference-locked`).
          */
-        patch: operations["change_my_preferences_v1_me_notification_preferences_patch"];
+        patch: operations["changeMyPreferences"];
         trace?: never;
     };
     "/v1/me/password": {
@@ -1264,10 +1235,11 @@ export interface paths {
         };
         get?: never;
         /**
-         * Set My Password
-         * @description Set or change the optional password.
+         * Set my password
+         * @description Set or change the optional password for signing in without a text message. Sessions
+         *     stay signed in.
          */
-        put: operations["set_my_password_v1_me_password_put"];
+        put: operations["setMyPassword"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1287,7 +1259,7 @@ export interface paths {
          * @description Balance in total and per category, what is held for vouchers, and what lapses within
          *     30 days.
          */
-        get: operations["my_points_v1_me_points_get"];
+        get: operations["myPoints"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1305,9 +1277,11 @@ export interface paths {
         };
         /**
          * My earning code (the QR staff scan)
-         * @description A fresh earning code, valid about a minute; fetch the next after `refresh_after_seconds`.
+         * @description A fresh earning code, valid about a minute: show `qr_payload` as a QR for staff to scan,
+         *     and fetch the next after `refresh_after_seconds`. Each code earns each behaviour once, and
+         *     a screenshot stops working when it expires. Never cached.
          */
-        get: operations["earning_code_v1_me_points_code_get"];
+        get: operations["earningCode"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1325,9 +1299,12 @@ export interface paths {
         };
         /**
          * My points history
-         * @description Newest first; pass `next_cursor` back as `cursor` for the next page.
+         * @description Newest first; pass `next_cursor` back as `cursor` for the next page (with the same
+         *     filters). `points` is signed: earned and refunded points are positive, redeemed, reversed
+         *     and lapsed ones negative. A cursor this API did not give out, or `from` after `to`, is
+         *     `invalid-points-query`.
          */
-        get: operations["my_points_history_v1_me_points_history_get"];
+        get: operations["myPointsHistory"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1349,7 +1326,7 @@ export interface paths {
          * @description Rankings are opt-in: nobody appears until they join. Setting the same choice again
          *     changes nothing.
          */
-        put: operations["set_my_ranking_v1_me_points_ranking_put"];
+        put: operations["setMyRanking"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1368,19 +1345,19 @@ export interface paths {
          * My registered devices
          * @description Most recently seen first; tokens masked.
          */
-        get: operations["my_push_tokens_v1_me_push_tokens_get"];
+        get: operations["myPushTokens"];
         put?: never;
         /**
          * Register this device's push token
          * @description Call after every sign-in and whenever the push service gives the app a new token.
          *
-         *     Idempotent by nature, no Idempotency-Key needed: the token itself is the key. 201 when the
-         *     token is new for this resident, 200 when it was already theirs (its last-seen time and
+         *     Idempotent by nature, so the Idempotency-Key is optional: the token itself is the key. 201
+         *     when the token is new for this resident, 200 when it was already theirs (its last-seen time and
          *     session are refreshed). A token registered before by someone else (a phone that changed
          *     hands) moves to this resident, and the other stops getting notices on it. Ending this
          *     sign-in session (sign-out) removes the token.
          */
-        post: operations["register_push_token_v1_me_push_tokens_post"];
+        post: operations["registerPushToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1401,7 +1378,7 @@ export interface paths {
          * Stop push notices to a device
          * @description Only the resident's own devices; any other id is 404.
          */
-        delete: operations["remove_push_token_v1_me_push_tokens__device_id__delete"];
+        delete: operations["removePushToken"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1415,17 +1392,20 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Preview Qr Login
-         * @description What a scanned QR code would sign the resident into, before they approve it.
+         * Preview a scanned sign-in QR code
+         * @description What a scanned QR code (`wujiang://login?ticket=…`) would sign the resident into, before
+         *     they approve it: show the partner's name and the claims. A code lives 2 minutes
+         *     (`login-ticket-expired`: ask the resident to refresh the page) and is answered once.
          */
-        get: operations["preview_qr_login_v1_me_qr_logins__ticket__get"];
+        get: operations["previewQrLogin"];
         put?: never;
         /**
-         * Answer Qr Login
+         * Approve or deny a sign-in QR code
          * @description Approve (or deny) signing in on the browser that shows this QR code; the answer says
-         *     which partner it is for and what it asks for.
+         *     which partner it is for and what it asks for. The browser then goes on by itself (to the
+         *     consent page, if the partner is new). 20 answers per resident every 10 minutes.
          */
-        post: operations["answer_qr_login_v1_me_qr_logins__ticket__post"];
+        post: operations["answerQrLogin"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1442,10 +1422,14 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Verify My Real Name
-         * @description Verify name and ID number (GB 11643 and the verification service): assurance L2.
+         * Verify my real name
+         * @description Verify name and ID number (GB 11643 and the national verification service): assurance
+         *     becomes `real_name` (L2), or stays `in_person` if it was. `invalid-id-number` says which
+         *     rule the number breaks (`reason`); `real-name-mismatch`: the pair does not match the
+         *     national record; `id-number-taken`: the number is verified on another account.
+         *     `503 verification-unavailable`: try again later.
          */
-        post: operations["verify_my_real_name_v1_me_real_name_post"];
+        post: operations["verifyMyRealName"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1464,9 +1448,15 @@ export interface paths {
         /**
          * Redeem a reward
          * @description Holds the points and a unit of stock, and issues the voucher — or, with a cash part,
-         *     returns the payment's `client_secret`; the voucher comes once the payment succeeds.
+         *     returns the payment's `client_secret`; the voucher comes once the payment succeeds
+         *     (`awaiting_payment` until then; unpaid after 30 minutes, it expires and everything is
+         *     given back).
+         *
+         *     Retry with the same Idempotency-Key after a timeout: the first answer comes back.
+         *     `insufficient-points` carries `balance` and `needed`, `redemption-limit-reached` the
+         *     `limit`; `reward-unavailable` means withdrawn or outside its validity window.
          */
-        post: operations["redeem_v1_me_redemptions_post"];
+        post: operations["redeem"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1480,8 +1470,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One of my redemptions */
-        get: operations["my_redemption_v1_me_redemptions__redemption_id__get"];
+        /**
+         * One of my redemptions
+         * @description Poll this after paying a cash part until the status is `issued` (or `payment_failed`).
+         *     Someone else's redemption is `redemption-not-found`.
+         */
+        get: operations["myRedemption"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1501,9 +1495,11 @@ export interface paths {
         put?: never;
         /**
          * Cancel an unused voucher
-         * @description Points released and the unit back in stock; cancelling again returns it unchanged.
+         * @description Points released and the unit back in stock; cancelling again returns it unchanged, so
+         *     a retry is safe. `redemption-not-cancellable` (with `redemption_status`): the voucher was
+         *     used, expired, or has a cash part, which only the merchant can refund.
          */
-        post: operations["cancel_v1_me_redemptions__redemption_id__cancel_post"];
+        post: operations["cancelRedemption"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1518,10 +1514,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * My Sessions
-         * @description Where the resident is signed in (devices and channels).
+         * Where I am signed in
+         * @description The resident's live sessions (devices and channels: the app, TV boxes, partner apps),
+         *     most recently used first.
          */
-        get: operations["my_sessions_v1_me_sessions_get"];
+        get: operations["mySessions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1540,10 +1537,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Sign Out Everywhere
-         * @description Sign out on every device, this one included.
+         * Sign out everywhere
+         * @description Sign out on every device, this one included: this token stops working too, so go back
+         *     to the sign-in screen.
          */
-        post: operations["sign_out_everywhere_v1_me_sessions_revoke_all_post"];
+        post: operations["signOutEverywhere"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1561,10 +1559,11 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * End Session
-         * @description Sign one device out; only the resident's own sessions can be ended.
+         * Sign one device out
+         * @description Sign one device out; only the resident's own sessions can be ended. Ending one already
+         *     ended is a success too.
          */
-        delete: operations["end_session_v1_me_sessions__session_id__delete"];
+        delete: operations["endMySession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1581,7 +1580,7 @@ export interface paths {
          * My 12345 tickets
          * @description The tickets filed for me, newest first.
          */
-        get: operations["my_tickets_v1_me_tickets_get"];
+        get: operations["myTickets"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1601,7 +1600,7 @@ export interface paths {
          * My paired TV boxes
          * @description Live TV sessions, most recently used first.
          */
-        get: operations["my_tv_boxes_v1_me_tv_boxes_get"];
+        get: operations["myTvBoxes"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1625,7 +1624,7 @@ export interface paths {
          * @description Ends the box's session: its tokens are refused at once. Only the resident's own live TV
          *     boxes; any other id (another resident's, a phone's session, one already unpaired) is 404.
          */
-        delete: operations["unpair_tv_box_v1_me_tv_boxes__session_id__delete"];
+        delete: operations["unpairTvBox"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1638,8 +1637,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** My vouchers and redemptions */
-        get: operations["my_vouchers_v1_me_vouchers_get"];
+        /**
+         * My vouchers and redemptions
+         * @description Newest first, every status unless filtered. The voucher code shows once issued (and
+         *     after use), the QR payload only while the voucher can be used. Pass `next_cursor` back as
+         *     `cursor` for the next page.
+         */
+        get: operations["myVouchers"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1659,9 +1663,12 @@ export interface paths {
         put?: never;
         /**
          * Use a voucher
-         * @description The resident's held points go to the merchant; the voucher is used.
+         * @description The resident's held points go to the merchant; the voucher is used. Hand over the
+         *     reward only on a 200. A retry by the same cashier with the same Idempotency-Key answers
+         *     the same; any other attempt on a used, expired or cancelled voucher is
+         *     `voucher-not-usable` (with `voucher_status`).
          */
-        post: operations["consume_v1_merchant_vouchers_consume_post"];
+        post: operations["consumeVoucher"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1677,8 +1684,14 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** What a voucher is, without using it */
-        post: operations["verify_v1_merchant_vouchers_verify_post"];
+        /**
+         * What a voucher is, without using it
+         * @description What the voucher is for and whether it can be used now (`usable`; `status` says why
+         *     not). Changes nothing. A voucher of another merchant is `redemption-not-found`, like a
+         *     code that does not exist; lookups (verify and consume together) are limited to 30 a
+         *     minute per cashier (`rate-limited`, with `Retry-After`).
+         */
+        post: operations["verifyVoucher"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1697,9 +1710,11 @@ export interface paths {
         /**
          * Payment events (signed by the provider)
          * @description 200 for every authentic delivery, replays and unknown event types included (so the
-         *     provider stops retrying); 400 `invalid-webhook-signature` for anything else.
+         *     provider stops retrying); 400 `invalid-webhook-signature` for anything else (a missing or
+         *     wrong signature, or a timestamp more than 5 minutes off). `503 payments-unavailable` where
+         *     points-plus-cash is not configured: the provider retries later.
          */
-        post: operations["webhook_v1_payments_webhook_post"];
+        post: operations["paymentWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1715,9 +1730,11 @@ export interface paths {
         };
         /**
          * A community's monthly ranking
-         * @description The top residents who opted in, masked (no names or phones), and your own place.
+         * @description The top residents who opted in, masked (no names or phones), and your own place when
+         *     you opted in to this community. A month that is no calendar month (`0000-01`) is
+         *     `invalid-points-query`.
          */
-        get: operations["community_ranking_v1_points_rankings__community__get"];
+        get: operations["communityRanking"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1735,9 +1752,11 @@ export interface paths {
         };
         /**
          * Rewards that can be redeemed now
-         * @description Active rewards, inside their validity window, with stock left.
+         * @description Active rewards, inside their validity window, with stock left, by reward code; no
+         *     sign-in needed. Cached for 10 seconds, so `stock_left` may lag a little: the redemption is
+         *     what counts.
          */
-        get: operations["list_rewards_v1_rewards_get"];
+        get: operations["listRewards"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1755,9 +1774,10 @@ export interface paths {
         };
         /**
          * One reward
-         * @description An active reward, sold out or not (the app shows which).
+         * @description An active reward, sold out (`stock_left` 0) or not yet or no longer in its window (the
+         *     app shows which); a switched-off or unknown code is `reward-not-found`.
          */
-        get: operations["get_reward_v1_rewards__code__get"];
+        get: operations["getReward"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1778,9 +1798,19 @@ export interface paths {
         /**
          * Award points
          * @description Award points for a behaviour the staff member certifies: `pending` if it needs an
-         *     approver, else `posted`. A replay answers 200 with the first result.
+         *     approver (more points than the approval threshold), else `posted` and the resident is
+         *     told. A retry with the same Idempotency-Key is answered with the first answer; the same key
+         *     with another body is `idempotency-key-reused`.
+         *
+         *     Refusals a scanner app shows: `invalid-earn-code` (ask for a fresh code), `earn-code-used`
+         *     (this code already earned this behaviour), `cap-reached` (extension members `period`,
+         *     `cap`, `used`, `remaining`: the resident's cap for the behaviour), `budget-exhausted`
+         *     (`budget`, `used`, `remaining`: the staff member's daily budget), `not-certifier`
+         *     (`certified_by`, and `community`: another role or a feed certifies it there),
+         *     `behaviour-not-active` and `unknown-behaviour` (with `behaviour`), `evidence-required`,
+         *     `invalid-award` (a fraction of a per-occurrence behaviour, under one point, or a bad key).
          */
-        post: operations["award_v1_staff_awards_post"];
+        post: operations["awardPoints"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1794,8 +1824,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Awards waiting for approval */
-        get: operations["pending_awards_v1_staff_awards_pending_get"];
+        /**
+         * Awards waiting for approval
+         * @description Oldest first, in the communities where the caller approves (all, for `*`).
+         */
+        get: operations["pendingAwards"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1813,8 +1846,14 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Approve an award */
-        post: operations["approve_v1_staff_awards__award_id__approve_post"];
+        /**
+         * Approve an award
+         * @description The points move now and the resident is told. The same approver retrying gets the award
+         *     back unchanged; an award decided otherwise is `award-not-pending` (with `award_status`).
+         *     Whoever made the award cannot approve it (`self-approval`); an award outside the caller's
+         *     communities is `award-not-found`.
+         */
+        post: operations["approveAward"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1830,8 +1869,13 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Reject an award, with a reason */
-        post: operations["reject_v1_staff_awards__award_id__reject_post"];
+        /**
+         * Reject an award, with a reason
+         * @description A reason is required (`invalid-award` without one); the resident is told it, and the
+         *     award's room under the caps and the awarder's budget is given back. The same approver
+         *     retrying gets the award back unchanged.
+         */
+        post: operations["rejectAward"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1852,7 +1896,7 @@ export interface paths {
          * @description Take points back with a reason. Refused with `reversal-exceeds-remaining` (and how much
          *     remains) when they were already spent or expired; a retry replays the reversal.
          */
-        post: operations["reverse_v1_staff_awards__award_id__reversal_post"];
+        post: operations["reverseAward"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1866,8 +1910,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One card */
-        get: operations["one_card_v1_staff_cards__card_id__get"];
+        /**
+         * One card
+         * @description The card, number masked; whether its PIN is set and until when it is locked.
+         */
+        get: operations["oneCard"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1885,8 +1932,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel a card */
-        post: operations["cancel_card_v1_staff_cards__card_id__cancel_post"];
+        /**
+         * Cancel a card
+         * @description For good: the card can never be used or bound again. Cancelling again changes nothing;
+         *     a replaced card cannot be cancelled (409 `card-not-usable`).
+         */
+        post: operations["cancelCard"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1902,9 +1953,10 @@ export interface paths {
         };
         /**
          * A card's history
-         * @description Every status change and PIN lock of the card: who, through which channel, why.
+         * @description Every status change and PIN lock of the card, oldest first: who, through which
+         *     channel, why.
          */
-        get: operations["card_events_v1_staff_cards__card_id__events_get"];
+        get: operations["cardEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1922,8 +1974,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Freeze a card */
-        post: operations["freeze_card_v1_staff_cards__card_id__freeze_post"];
+        /**
+         * Freeze a card
+         * @description Unusable at kiosks and on the hotline until unfrozen; freezing again changes nothing.
+         *     Only an issued or active card (409 `card-not-usable` otherwise).
+         */
+        post: operations["freezeCard"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1940,9 +1996,10 @@ export interface paths {
         get?: never;
         /**
          * Set a card's PIN
-         * @description With the resident at the counter: a new PIN, the lock lifted.
+         * @description With the resident at the counter: a new PIN, the lock lifted. Only for a card that is
+         *     issued, active or frozen (409 `card-not-usable` otherwise).
          */
-        put: operations["set_card_pin_v1_staff_cards__card_id__pin_put"];
+        put: operations["setCardPin"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1959,8 +2016,13 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Unfreeze a card */
-        post: operations["unfreeze_card_v1_staff_cards__card_id__unfreeze_post"];
+        /**
+         * Unfreeze a card
+         * @description A frozen card becomes active again; an active one is answered as it is. 409
+         *     `card-already-active` when the resident was given another card meanwhile,
+         *     `card-not-usable` for a card that was never frozen (lost, cancelled, replaced).
+         */
+        post: operations["unfreezeCard"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1980,7 +2042,7 @@ export interface paths {
          * Lift a PIN lock
          * @description Clear the wrong-PIN count and lift the lock, before its 24 hours are up.
          */
-        post: operations["unlock_card_v1_staff_cards__card_id__unlock_post"];
+        post: operations["unlockCard"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1995,11 +2057,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Check Role
+         * Check my role in a community
          * @description 200 `{allowed: true}` if the token holds `role` in `community` (or district-wide, `*`);
          *     403 `insufficient-role` otherwise. Judged on the token's claims, as every staff action is.
          */
-        get: operations["check_role_v1_staff_communities__community__check_get"];
+        get: operations["checkRole"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2015,8 +2077,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Fraud signals to review */
-        get: operations["flags_v1_staff_flags_get"];
+        /**
+         * Fraud signals to review
+         * @description Newest first, in the communities where the caller approves; `reviewed=true` for the
+         *     ones already looked at. A flag never blocks its award.
+         */
+        get: operations["fraudFlags"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2034,8 +2100,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mark a flag reviewed */
-        post: operations["review_flag_v1_staff_flags__flag_id__review_post"];
+        /**
+         * Mark a flag reviewed
+         * @description Record that the flag was looked at, with a note; reviewing it again keeps the first
+         *     review. A flag outside the caller's communities is not found (`award-not-found`).
+         */
+        post: operations["reviewFlag"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2050,10 +2120,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Me
-         * @description The signed-in staff member and their current grants (any role).
+         * Me, as a staff member
+         * @description The signed-in staff member and their current grants (any role). Grants changed since
+         *     the token was issued show here; the token's own roles change at its next refresh.
          */
-        get: operations["me_v1_staff_me_get"];
+        get: operations["staffMe"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2072,10 +2143,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Find Resident
-         * @description At the counter: find a resident by phone or ID number (masked profile).
+         * Find a resident at the counter
+         * @description At the counter: find a resident by phone or ID number (masked profile). Needs the
+         *     `counter_clerk` role; 120 look-ups per clerk an hour.
          */
-        post: operations["find_resident_v1_staff_residents_lookup_post"];
+        post: operations["findResident"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2093,13 +2165,15 @@ export interface paths {
          * A resident's cards
          * @description The resident's cards, newest first; numbers masked.
          */
-        get: operations["resident_cards_v1_staff_residents__resident_id__cards_get"];
+        get: operations["residentCards"];
         put?: never;
         /**
          * Issue a card
          * @description Hand a new card to a resident who has no active card: it is bound and active at once.
+         *     409 `card-already-active` when they have one (replace it instead), `card-taken` when the
+         *     number or chip is on another card, `card-not-usable` when it is an old card of theirs.
          */
-        post: operations["issue_card_v1_staff_residents__resident_id__cards_post"];
+        post: operations["issueCard"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2118,9 +2192,11 @@ export interface paths {
         /**
          * Replace a card
          * @description A new card for the resident's active, frozen or lost one, which becomes `replaced`.
-         *     Points and history are the resident's: nothing moves.
+         *     Points and history are the resident's: nothing moves; the new card keeps the PIN. 404
+         *     `card-not-found` when there is nothing to replace (issue a card instead). Sending the same
+         *     new card again answers it unchanged.
          */
-        post: operations["replace_card_v1_staff_residents__resident_id__cards_replace_post"];
+        post: operations["replaceCard"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2137,10 +2213,13 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Verify Resident In Person
-         * @description The clerk saw the resident's ID card: assurance becomes `in_person` (L3).
+         * Verify a resident in person
+         * @description The clerk saw the resident's ID card: assurance becomes `in_person` (L3), and the name
+         *     and number are bound to the account. `real-name-mismatch` if the card differs from the
+         *     identity already verified on the account; `id-number-taken` if the number is verified on
+         *     another account.
          */
-        post: operations["verify_resident_in_person_v1_staff_residents__resident_id__in_person_post"];
+        post: operations["verifyResidentInPerson"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2157,11 +2236,14 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Sign In
+         * Staff sign-in
          * @description Sign a staff member in with username, password and authenticator code; a staff session
-         *     whose access tokens carry the member's roles (`roles`: [{role, community}]).
+         *     whose access tokens carry the member's roles (`roles`: [{role, community}]). One refusal,
+         *     `invalid-credentials`, for every kind of wrong (a code works once); 10 tries per username
+         *     every 15 minutes. Refresh at `/oauth2/token` with `client_id=wujiang-staff`: each refresh
+         *     re-reads the roles.
          */
-        post: operations["sign_in_v1_staff_sessions_post"];
+        post: operations["staffSignIn"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2178,8 +2260,9 @@ export interface paths {
         /**
          * Home screen
          * @description Masked name, points, what lapses within 30 days, the three newest notices, the tiles.
+         *     Texts are Chinese unless the resident chose English in the app; times are local.
          */
-        get: operations["home_v1_tv_home_get"];
+        get: operations["tvHome"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2195,8 +2278,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Notices, six a page */
-        get: operations["notices_v1_tv_inbox_get"];
+        /**
+         * Notices, six a page
+         * @description Titles only, newest first; `unread` counts every unread notice. Opening one (`POST
+         *     /v1/tv/inbox/{item_id}/read`) shows its text and marks it read.
+         */
+        get: operations["tvInbox"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2218,7 +2305,7 @@ export interface paths {
          * Open a notice (marks it read)
          * @description Another resident's notice, or none, is 404.
          */
-        post: operations["open_notice_v1_tv_inbox__item_id__read_post"];
+        post: operations["tvOpenNotice"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2236,7 +2323,7 @@ export interface paths {
          * Account actions (QR codes to the app)
          * @description Notification settings, reporting the card lost, signing out elsewhere: done on the phone.
          */
-        get: operations["more_v1_tv_more_get"];
+        get: operations["tvMore"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2252,8 +2339,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Points history, six a page */
-        get: operations["points_history_v1_tv_points_history_get"];
+        /**
+         * Points history, six a page
+         * @description Newest first, labelled in the resident's language, times local; `next_cursor` is the
+         *     remote's "next page" (null on the last).
+         */
+        get: operations["tvPointsHistory"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2269,8 +2360,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Rewards, six a page, each with a QR code to redeem in the app */
-        get: operations["rewards_v1_tv_rewards_get"];
+        /**
+         * Rewards, six a page, each with a QR code to redeem in the app
+         * @description What can be redeemed now; redeeming is done on the phone, through each reward's QR
+         *     code.
+         */
+        get: operations["tvRewards"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2284,67 +2379,187 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * ActivityExport
+         * @description The whole trail, as `GET /v1/me/activity/export` streams it (a JSON download).
+         * @example {
+         *       "activity": [
+         *         {
+         *           "action": "tv.home",
+         *           "at": "2025-03-18T12:15:40.077000Z",
+         *           "channel": "tv",
+         *           "detail": {
+         *             "session_id": "0193b2d4-8e1f-7a20-b931-c4d5e6f70819"
+         *           },
+         *           "device": "TV box"
+         *         },
+         *         {
+         *           "action": "points.balance",
+         *           "at": "2025-03-20T06:41:09.218000Z",
+         *           "channel": "kiosk",
+         *           "detail": {
+         *             "kiosk_id": "0193a9c1-4d2e-7f30-8a41-b52c63d74e85"
+         *           },
+         *           "device": "盛泽镇便民服务中心 1号机"
+         *         }
+         *       ],
+         *       "exported_at": "2025-03-20T07:02:33.514000+00:00"
+         *     }
+         */
+        ActivityExport: {
+            /**
+             * Activity
+             * @description Oldest first.
+             */
+            activity: components["schemas"]["ActivityItem"][];
+            /**
+             * Exported At
+             * Format: date-time
+             */
+            exported_at: string;
+        };
+        /**
          * ActivityItem
          * @description One line of the trail: what was done, when, through which channel and device.
+         * @example {
+         *       "action": "points.balance",
+         *       "at": "2025-03-20T06:41:09.218000Z",
+         *       "channel": "kiosk",
+         *       "detail": {
+         *         "kiosk_id": "0193a9c1-4d2e-7f30-8a41-b52c63d74e85"
+         *       },
+         *       "device": "盛泽镇便民服务中心 1号机"
+         *     }
          */
         ActivityItem: {
-            /** Action */
+            /**
+             * Action
+             * @description Dotted, e.g. `points.balance`, `card.report_lost`.
+             */
             action: string;
             /**
              * At
              * Format: date-time
              */
             at: string;
-            /** Channel */
+            /**
+             * Channel
+             * @description `app`, `kiosk`, `tv` or `hotline`.
+             */
             channel: string;
-            /** Detail */
+            /**
+             * Detail
+             * @description Ids and amounts only, never personal data.
+             */
             detail: {
                 [key: string]: unknown;
             };
-            /** Device */
+            /**
+             * Device
+             * @description A kiosk's name, a TV box's or phone's device name.
+             */
             device: string | null;
         };
-        /** ActivityPage */
+        /**
+         * ActivityPage
+         * @description The trail, newest first.
+         */
         ActivityPage: {
             /** Items */
             items: components["schemas"]["ActivityItem"][];
-            /** Next Cursor */
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
+             */
             next_cursor: string | null;
         };
         /**
          * AwardIn
          * @description A staff award: the resident's scanned code (or, at a counter, their id), the behaviour
          *     from the current list, how much of it, and where it happened.
+         * @example {
+         *       "behaviour": "elderly-care-visit",
+         *       "code": "WJE1.AZysGkYofLSoXgR2dd_VjmsGQVxANwK6Itk.ddd4Us-C50AogM6Z8H9ziw",
+         *       "community": "songling",
+         *       "evidence": {
+         *         "note": "为社区独居老人上门助餐、打扫卫生 2 小时"
+         *       },
+         *       "quantity": "2"
+         *     }
          */
         AwardIn: {
-            /** Behaviour */
+            /**
+             * Behaviour
+             * @description A code from the behaviour list.
+             */
             behaviour: string;
-            /** Code */
+            /**
+             * Code
+             * @description The scanned earning code (`WJE1.…`); or give `resident_id`.
+             */
             code?: string | null;
             /**
              * Community
              * @example songling
              */
             community: string;
+            /** @description Required when the behaviour has `evidence_required`. */
             evidence?: components["schemas"]["Evidence"] | null;
             /**
              * Quantity
+             * @description Units of the behaviour's `unit`: whole for `time`.
              * @default 1
              * @example 1
              * @example 2.5
              */
             quantity: number | string;
-            /** Resident Id */
+            /**
+             * Resident Id
+             * @description At a counter, the resident's id instead of a scanned code.
+             */
             resident_id?: string | null;
         };
-        /** AwardOut */
+        /**
+         * AwardOut
+         * @description An award as staff see it. `entry_id` is the ledger entry that moved the points (none
+         *     while pending or once rejected); `reversed_points` how many an approver took back.
+         * @example {
+         *       "behaviour": "elderly-care-visit",
+         *       "behaviour_version": 1,
+         *       "category": "volunteer",
+         *       "community": "songling",
+         *       "created_at": "2026-11-25T02:00:00Z",
+         *       "decided_at": null,
+         *       "decided_by": null,
+         *       "decision_reason": null,
+         *       "entry_id": "01a2106e-6528-7c84-9afb-95d76be3cc06",
+         *       "evidence": {
+         *         "note": "为社区独居老人上门助餐、打扫卫生 2 小时",
+         *         "photo_urls": []
+         *       },
+         *       "expires_at": "2027-12-31T16:00:00Z",
+         *       "id": "01a2106e-6500-7853-b5b7-ed72960eae11",
+         *       "occurred_at": "2026-11-25T02:00:00Z",
+         *       "points": 20,
+         *       "quantity": "2",
+         *       "resident_id": "019cac1a-4628-7cb4-a85e-047675dfd58e",
+         *       "reversal_reason": null,
+         *       "reversed_points": 0,
+         *       "source": "staff",
+         *       "staff_id": "019b912c-f000-7e96-9b1f-1fdd12e88164",
+         *       "status": "posted"
+         *     }
+         */
         AwardOut: {
             /** Behaviour */
             behaviour: string;
             /** Behaviour Version */
             behaviour_version: number;
-            /** Category */
-            category: string;
+            /**
+             * Category
+             * @enum {string}
+             */
+            category: "green" | "volunteer" | "cogovernance";
             /** Community */
             community: string;
             /**
@@ -2360,7 +2575,10 @@ export interface components {
             decision_reason: string | null;
             /** Entry Id */
             entry_id: string | null;
-            /** Evidence */
+            /**
+             * Evidence
+             * @description As sent: `note`, `photo_urls`.
+             */
             evidence: {
                 [key: string]: unknown;
             } | null;
@@ -2384,11 +2602,6 @@ export interface components {
             /** Quantity */
             quantity: string;
             /**
-             * Replayed
-             * @default false
-             */
-            replayed: boolean;
-            /**
              * Resident Id
              * Format: uuid
              */
@@ -2397,14 +2610,156 @@ export interface components {
             reversal_reason: string | null;
             /** Reversed Points */
             reversed_points: number;
-            /** Source */
+            /**
+             * Source
+             * @description `staff`, or `feed:<source>` for an integration's award.
+             */
             source: string;
             /** Staff Id */
             staff_id: string | null;
-            /** Status */
-            status: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "posted" | "rejected";
         };
-        /** BehaviourListOut */
+        /**
+         * AwardPage
+         * @description Awards waiting for approval, oldest first.
+         */
+        AwardPage: {
+            /** Items */
+            items: components["schemas"]["AwardOut"][];
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * BehaviourListOut
+         * @description The current version of the list (正向行为清单) and its behaviours.
+         * @example {
+         *       "behaviours": [
+         *         {
+         *           "active_from": null,
+         *           "active_until": null,
+         *           "caps": {
+         *             "day": 4,
+         *             "month": 120,
+         *             "week": 28,
+         *             "year": null
+         *           },
+         *           "category": "green",
+         *           "certified_by": "feed:garbage-sorting",
+         *           "code": "garbage-sorting",
+         *           "description": {
+         *             "en": "Household waste put correctly sorted into a smart sorting bin, recognised by the machine and credited to the green passbook.",
+         *             "zh": "在智能分类回收箱正确分类投放生活垃圾,由设备识别并计入绿色存折。"
+         *           },
+         *           "evidence_required": false,
+         *           "points_per_unit": 2,
+         *           "title": {
+         *             "en": "Correct garbage sorting",
+         *             "zh": "垃圾正确分类投放"
+         *           },
+         *           "unit": "time",
+         *           "unit_label": {
+         *             "en": "time",
+         *             "zh": "次"
+         *           }
+         *         },
+         *         {
+         *           "active_from": "2026-02-28T16:00:00Z",
+         *           "active_until": null,
+         *           "caps": {
+         *             "day": 32,
+         *             "month": 160,
+         *             "week": null,
+         *             "year": null
+         *           },
+         *           "category": "green",
+         *           "certified_by": "awarder",
+         *           "code": "taihu-clean-up",
+         *           "description": {
+         *             "en": "Clearing litter along the shores of Lake Taihu and the district's lakes, by the hour.",
+         *             "zh": "参加太湖及湖荡岸线垃圾清理活动,按服务时长计分。"
+         *           },
+         *           "evidence_required": false,
+         *           "points_per_unit": 8,
+         *           "title": {
+         *             "en": "Taihu lake shore clean-up",
+         *             "zh": "太湖岸线清洁"
+         *           },
+         *           "unit": "hour",
+         *           "unit_label": {
+         *             "en": "hour",
+         *             "zh": "小时"
+         *           }
+         *         },
+         *         {
+         *           "active_from": null,
+         *           "active_until": null,
+         *           "caps": {
+         *             "day": 40,
+         *             "month": 400,
+         *             "week": null,
+         *             "year": null
+         *           },
+         *           "category": "volunteer",
+         *           "certified_by": "awarder",
+         *           "code": "elderly-care-visit",
+         *           "description": {
+         *             "en": "Visits, meals or cleaning for elderly residents living alone in the community.",
+         *             "zh": "为社区独居、高龄老人提供上门探访、助餐、助洁等服务。"
+         *           },
+         *           "evidence_required": false,
+         *           "points_per_unit": 10,
+         *           "title": {
+         *             "en": "Elderly-care visit",
+         *             "zh": "助老服务"
+         *           },
+         *           "unit": "hour",
+         *           "unit_label": {
+         *             "en": "hour",
+         *             "zh": "小时"
+         *           }
+         *         },
+         *         {
+         *           "active_from": null,
+         *           "active_until": null,
+         *           "caps": {
+         *             "day": 10,
+         *             "month": 100,
+         *             "week": null,
+         *             "year": null
+         *           },
+         *           "category": "cogovernance",
+         *           "certified_by": "awarder",
+         *           "code": "city-problem-report",
+         *           "description": {
+         *             "en": "A reported city-management problem (a missing manhole cover, a blocked pavement) confirmed by the grid worker.",
+         *             "zh": "上报的城市管理问题(如井盖缺失、违章占道)经网格员核实属实。"
+         *           },
+         *           "evidence_required": true,
+         *           "points_per_unit": 5,
+         *           "title": {
+         *             "en": "Verified city problem report",
+         *             "zh": "城市问题随手拍"
+         *           },
+         *           "unit": "time",
+         *           "unit_label": {
+         *             "en": "time",
+         *             "zh": "次"
+         *           }
+         *         }
+         *       ],
+         *       "notes": "吴江区正向行为清单 2026 年第二版 / Wujiang behaviour list, 2026, second edition",
+         *       "published_at": "2026-03-02T01:30:00Z",
+         *       "version": 2
+         *     }
+         */
         BehaviourListOut: {
             /** Behaviours */
             behaviours: components["schemas"]["BehaviourOut"][];
@@ -2418,11 +2773,47 @@ export interface components {
             /** Version */
             version: number;
         };
-        /** BehaviourOut */
+        /**
+         * BehaviourOut
+         * @description One behaviour of the list: what earns points, how many per unit (每小时 10 分), the caps,
+         *     who certifies it (a staff role, or `feed:<source>` for an integration such as the smart
+         *     sorting bins), and whether the awarder must attach evidence.
+         * @example {
+         *       "active_from": null,
+         *       "active_until": null,
+         *       "caps": {
+         *         "day": 40,
+         *         "month": 400,
+         *         "week": null,
+         *         "year": null
+         *       },
+         *       "category": "volunteer",
+         *       "certified_by": "awarder",
+         *       "code": "elderly-care-visit",
+         *       "description": {
+         *         "en": "Visits, meals or cleaning for elderly residents living alone in the community.",
+         *         "zh": "为社区独居、高龄老人提供上门探访、助餐、助洁等服务。"
+         *       },
+         *       "evidence_required": false,
+         *       "points_per_unit": 10,
+         *       "title": {
+         *         "en": "Elderly-care visit",
+         *         "zh": "助老服务"
+         *       },
+         *       "unit": "hour",
+         *       "unit_label": {
+         *         "en": "hour",
+         *         "zh": "小时"
+         *       }
+         *     }
+         */
         BehaviourOut: {
             /** Active From */
             active_from: string | null;
-            /** Active Until */
+            /**
+             * Active Until
+             * @description Exclusive; null: open-ended.
+             */
             active_until: string | null;
             caps: components["schemas"]["CapsOut"];
             /**
@@ -2430,7 +2821,10 @@ export interface components {
              * @enum {string}
              */
             category: "green" | "volunteer" | "cogovernance";
-            /** Certified By */
+            /**
+             * Certified By
+             * @description A staff role (`awarder`, `approver`) or `feed:<source>`.
+             */
             certified_by: string;
             /** Code */
             code: string;
@@ -2445,22 +2839,46 @@ export interface components {
              * @enum {string}
              */
             unit: "time" | "hour" | "kg";
+            /** @description The unit as residents read it: 次, 小时, 公斤. */
             unit_label: components["schemas"]["LocalisedOut"];
         };
-        /** BehaviourRef */
+        /**
+         * BehaviourRef
+         * @example {
+         *       "code": "elderly-care-visit",
+         *       "title": {
+         *         "en": "Elderly-care visit",
+         *         "zh": "助老服务"
+         *       }
+         *     }
+         */
         BehaviourRef: {
             /** Code */
             code: string;
             title: components["schemas"]["LocalisedOut"];
         };
-        /** Body_device_authorization_oauth2_device_authorization_post */
-        Body_device_authorization_oauth2_device_authorization_post: {
-            /** Client Id */
+        /** Body_deviceAuthorization */
+        Body_deviceAuthorization: {
+            /**
+             * Client Id
+             * @description `wujiang-tv`, or a registered public client.
+             * @example wujiang-tv
+             */
             client_id: string;
-            /** Scope */
+            /**
+             * Scope
+             * @description Space-separated, among the client's; all of them when left out.
+             * @example points:read
+             */
             scope?: string | null;
         };
-        /** CallIn */
+        /**
+         * CallIn
+         * @example {
+         *       "agent": "A1023",
+         *       "caller_number": "13800005678"
+         *     }
+         */
         CallIn: {
             /** Agent */
             agent?: string | null;
@@ -2470,9 +2888,31 @@ export interface components {
              */
             caller_number: string;
         };
-        /** CallerFound */
+        /**
+         * CallerFound
+         * @example {
+         *       "assurance": "real_name",
+         *       "found": true,
+         *       "id_number": "3205**********123X",
+         *       "name": "张**",
+         *       "open_tickets": [
+         *         {
+         *           "created_at": "2026-12-07T06:48:31.250000Z",
+         *           "kind": "consultation",
+         *           "number": "WJ20261207-000118",
+         *           "status": "open"
+         *         }
+         *       ],
+         *       "phone": "138****5678",
+         *       "points_balance": 1280,
+         *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c"
+         *     }
+         */
         CallerFound: {
-            /** Assurance */
+            /**
+             * Assurance
+             * @description `phone`, `real_name` or `in_person` (L1 to L3).
+             */
             assurance: string;
             /**
              * Found
@@ -2520,7 +2960,17 @@ export interface components {
              */
             found: false;
         };
-        /** CapsOut */
+        /**
+         * CapsOut
+         * @description Most points one resident may earn from the behaviour per local day, week (from Monday),
+         *     month and year; null: no cap for that period.
+         * @example {
+         *       "day": 40,
+         *       "month": 400,
+         *       "week": null,
+         *       "year": null
+         *     }
+         */
         CapsOut: {
             /** Day */
             day: number | null;
@@ -2531,9 +2981,24 @@ export interface components {
             /** Year */
             year: number | null;
         };
-        /** CardEventOut */
+        /**
+         * CardEventOut
+         * @example {
+         *       "actor": "kiosk:0196e2d0-4b1a-7c2e-8f3d-1a2b3c4d5e6f",
+         *       "at": "2026-11-17T11:03:27.207000Z",
+         *       "card_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+         *       "channel": "kiosk",
+         *       "from_status": "active",
+         *       "id": "01a1e92d-1018-7e2f-a1b0-6c7d8e9f0a1b",
+         *       "reason": "reported lost",
+         *       "to_status": "reported_lost"
+         *     }
+         */
         CardEventOut: {
-            /** Actor */
+            /**
+             * Actor
+             * @description `resident:<id>`, `staff:<id>`, `kiosk:<id>`, `hotline` or `system`.
+             */
             actor: string;
             /**
              * At
@@ -2545,8 +3010,12 @@ export interface components {
              * Format: uuid
              */
             card_id: string;
-            /** Channel */
+            /**
+             * Channel
+             * @description `app`, `counter`, `kiosk`, `hotline` or `system`.
+             */
             channel: string;
+            /** @description Null for the card's first event. */
             from_status: components["schemas"]["CardStatus"] | null;
             /**
              * Id
@@ -2555,22 +3024,53 @@ export interface components {
             id: string;
             /** Reason */
             reason: string;
+            /** @description The same as `from_status` for a PIN event (locked, unlocked, reset). */
             to_status: components["schemas"]["CardStatus"];
+        };
+        /**
+         * CardEventPage
+         * @description A card's history, oldest first.
+         */
+        CardEventPage: {
+            /** Items */
+            items: components["schemas"]["CardEventOut"][];
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
+             */
+            next_cursor: string | null;
         };
         /** CardIn */
         CardIn: {
             /**
              * Chip Uid
+             * @description What the reader reports: 8, 14 or 20 hex digits (4, 7 or 10 bytes).
              * @example 04A2B3C4D5E680
              */
             chip_uid: string;
             /**
              * Number
-             * @example 3205 0012 3456 7890
+             * @description 16 to 19 digits as printed on the card; spaces and hyphens are ignored.
+             * @example 3205 0000 0000 1234
              */
             number: string;
         };
-        /** CardOut */
+        /**
+         * CardOut
+         * @example {
+         *       "created_at": "2026-11-18T07:12:45.336000Z",
+         *       "id": "01a1ed80-35c8-7b53-8c64-1d2e3f4a5b6c",
+         *       "last4": "1234",
+         *       "locked_until": "2026-12-07T12:40:05.262000Z",
+         *       "number": "3205****1234",
+         *       "pin_set": true,
+         *       "replaces_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+         *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+         *       "status": "active",
+         *       "updated_at": "2026-12-06T12:40:05.262000Z"
+         *     }
+         */
         CardOut: {
             /**
              * Created At
@@ -2584,13 +3084,22 @@ export interface components {
             id: string;
             /** Last4 */
             last4: string;
-            /** Locked Until */
+            /**
+             * Locked Until
+             * @description While the PIN lock holds (after 5 wrong PINs); null when the card may be used.
+             */
             locked_until: string | null;
-            /** Number */
+            /**
+             * Number
+             * @description Masked: the issuer prefix and the last four digits, `3205****1234`.
+             */
             number: string;
             /** Pin Set */
             pin_set: boolean;
-            /** Replaces Id */
+            /**
+             * Replaces Id
+             * @description The card this one replaced, if any.
+             */
             replaces_id: string | null;
             /**
              * Resident Id
@@ -2605,11 +3114,34 @@ export interface components {
             updated_at: string;
         };
         /**
+         * CardPage
+         * @description A resident's cards, newest first.
+         */
+        CardPage: {
+            /** Items */
+            items: components["schemas"]["CardOut"][];
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
+             */
+            next_cursor: string | null;
+        };
+        /**
          * CardStatus
          * @enum {string}
          */
         CardStatus: "issued" | "active" | "reported_lost" | "frozen" | "cancelled" | "replaced";
-        /** CategoryBalances */
+        /**
+         * CategoryBalances
+         * @description `available` split by where the points came from (绿色生活, 志愿服务, 社会共治).
+         * @example {
+         *       "cogovernance": 130,
+         *       "green": 420,
+         *       "other": 0,
+         *       "volunteer": 610
+         *     }
+         */
         CategoryBalances: {
             /**
              * Cogovernance
@@ -2637,7 +3169,15 @@ export interface components {
          * @enum {string}
          */
         Channel: "push" | "sms";
-        /** ClaimOut */
+        /**
+         * ClaimOut
+         * @description What one scope releases, in the words of the consent page.
+         * @example {
+         *       "en": "Your mobile number",
+         *       "scope": "phone",
+         *       "zh": "手机号码"
+         *     }
+         */
         ClaimOut: {
             /** En */
             en: string;
@@ -2654,30 +3194,59 @@ export interface components {
              */
             pin: string;
         };
-        /** CodeRequest */
+        /**
+         * CodeRequest
+         * @example {
+         *       "language": "zh",
+         *       "phone": "13800138000"
+         *     }
+         */
         CodeRequest: {
             /**
              * Language
+             * @description Of the text message.
              * @default zh
              * @enum {string}
              */
             language: "zh" | "en";
             /**
              * Phone
-             * @example 13812345678
+             * @description A mainland mobile number: 11 digits, optionally with +86, spaces or hyphens.
              */
             phone: string;
         };
-        /** CodeSentOut */
+        /**
+         * CodeSentOut
+         * @example {
+         *       "expires_in": 300,
+         *       "resend_after": 60
+         *     }
+         */
         CodeSentOut: {
-            /** Expires In */
+            /**
+             * Expires In
+             * @description Seconds the code is valid.
+             */
             expires_in: number;
-            /** Resend After */
+            /**
+             * Resend After
+             * @description Seconds before another code may be asked for.
+             */
             resend_after: number;
         };
         /**
          * ConsentOut
          * @description What a resident allowed a partner to receive (identity.consents).
+         * @example {
+         *       "client_id": "FKFALze_2aEwOBpIH0maTTrV",
+         *       "client_name": "吴江公共自行车",
+         *       "granted_at": "2025-02-08T03:45:12Z",
+         *       "scopes": [
+         *         "openid",
+         *         "phone",
+         *         "profile"
+         *       ]
+         *     }
          */
         ConsentOut: {
             /** Client Id */
@@ -2689,27 +3258,118 @@ export interface components {
              * Format: date-time
              */
             granted_at: string;
-            /** Scopes */
+            /**
+             * Scopes
+             * @description OpenID Connect scopes: openid, profile, phone, …
+             */
             scopes: string[];
         };
-        /** CounterLookup */
+        /**
+         * ConsentPage
+         * @description Partners the resident allowed, most recent first.
+         */
+        ConsentPage: {
+            /** Items */
+            items: components["schemas"]["ConsentOut"][];
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * CounterLookup
+         * @description Either the phone or the ID number (the phone wins if both are given).
+         * @example {
+         *       "phone": "13800138000"
+         *     }
+         * @example {
+         *       "id_number": "11010519491231002X"
+         *     }
+         */
         CounterLookup: {
             /** Id Number */
             id_number?: string | null;
             /** Phone */
             phone?: string | null;
         };
-        /** Decision */
+        /**
+         * Decision
+         * @description The resident's answer: `true` pairs the box with this account, `false` refuses it.
+         * @example {
+         *       "approve": true
+         *     }
+         */
         Decision: {
             /** Approve */
             approve: boolean;
         };
-        /** DecisionIn */
+        /**
+         * DecisionIn
+         * @description An approver's decision; the reason is optional to approve, required to reject.
+         * @example {
+         *       "reason": "照片与服务记录核对无误"
+         *     }
+         */
         DecisionIn: {
             /** Reason */
             reason?: string | null;
         };
-        /** DeviceOut */
+        /**
+         * DeviceAuthorization
+         * @description RFC 8628 §3.2 device authorization response, for the TV box.
+         * @example {
+         *       "device_code": "NG0Bklk-c-iqzBPKHNIMwkGu3xAbvnMnQ2hT8sWd1fE",
+         *       "expires_in": 600,
+         *       "interval": 5,
+         *       "user_code": "WDJB-MJHT",
+         *       "verification_uri": "https://id.wujiang.gov.cn/device",
+         *       "verification_uri_complete": "https://id.wujiang.gov.cn/device?user_code=WDJB-MJHT"
+         *     }
+         */
+        DeviceAuthorization: {
+            /**
+             * Device Code
+             * @description Secret: the box polls `/oauth2/token` with it.
+             */
+            device_code: string;
+            /**
+             * Expires In
+             * @description Seconds until both codes expire.
+             */
+            expires_in: number;
+            /**
+             * Interval
+             * @description Seconds to wait between polls (`slow_down` adds 5).
+             */
+            interval: number;
+            /**
+             * User Code
+             * @description Shown on the screen as `BCDF-GHJK`.
+             */
+            user_code: string;
+            /**
+             * Verification Uri
+             * @description Where a resident without the app may go.
+             */
+            verification_uri: string;
+            /**
+             * Verification Uri Complete
+             * @description The same with the code, for a QR code.
+             */
+            verification_uri_complete: string;
+        };
+        /**
+         * DeviceOut
+         * @example {
+         *       "created_at": "2026-11-25T01:14:03.512000Z",
+         *       "id": "01a21044-5378-7d4e-9b3a-5f1c2d3e4a6b",
+         *       "last_seen_at": "2026-11-25T01:14:03.512000Z",
+         *       "platform": "android",
+         *       "token": "fG3kT1…"
+         *     }
+         */
         DeviceOut: {
             /**
              * Created At
@@ -2735,8 +3395,33 @@ export interface components {
             token: string;
         };
         /**
+         * DevicePage
+         * @description The resident's registered devices, most recently seen first.
+         */
+        DevicePage: {
+            /** Items */
+            items: components["schemas"]["DeviceOut"][];
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
+             */
+            next_cursor: string | null;
+        };
+        /**
          * DeviceRequest
          * @description A TV box's pending request as the resident's app shows it before approving.
+         * @example {
+         *       "client_id": "wujiang-tv",
+         *       "client_name": "智慧吴江 电视",
+         *       "expires_at": "2025-03-20T12:10:00Z",
+         *       "expires_in": 540,
+         *       "scope": [
+         *         "points:read"
+         *       ],
+         *       "status": "pending",
+         *       "user_code": "WDJB-MJHT"
+         *     }
          */
         DeviceRequest: {
             /** Client Id */
@@ -2748,16 +3433,31 @@ export interface components {
              * Format: date-time
              */
             expires_at: string;
-            /** Expires In */
+            /**
+             * Expires In
+             * @description Seconds left to decide.
+             */
             expires_in: number;
             /** Scope */
             scope: string[];
-            /** Status */
+            /**
+             * Status
+             * @description `pending` (preview), `approved` or `denied`.
+             */
             status: string;
             /** User Code */
             user_code: string;
         };
-        /** EarnCodeOut */
+        /**
+         * EarnCodeOut
+         * @description The resident's earning code, shown as a QR for a staff member to scan.
+         * @example {
+         *       "code": "WJE1.AZysGkYofLSoXgR2dd_VjmsGQVxANwK6Itk.ddd4Us-C50AogM6Z8H9ziw",
+         *       "expires_at": "2026-11-25T02:01:00Z",
+         *       "qr_payload": "WJE1.AZysGkYofLSoXgR2dd_VjmsGQVxANwK6Itk.ddd4Us-C50AogM6Z8H9ziw",
+         *       "refresh_after_seconds": 45
+         *     }
+         */
         EarnCodeOut: {
             /** Code */
             code: string;
@@ -2766,12 +3466,22 @@ export interface components {
              * Format: date-time
              */
             expires_at: string;
-            /** Qr Payload */
+            /**
+             * Qr Payload
+             * @description Draw this as the QR code.
+             */
             qr_payload: string;
             /** Refresh After Seconds */
             refresh_after_seconds: number;
         };
-        /** Evidence */
+        /**
+         * Evidence
+         * @description What backs an award up: a note, photos (uploaded elsewhere; their URLs here), or both.
+         * @example {
+         *       "note": "为社区独居老人上门助餐、打扫卫生 2 小时",
+         *       "photo_urls": []
+         *     }
+         */
         Evidence: {
             /** Note */
             note?: string | null;
@@ -2786,12 +3496,25 @@ export interface components {
          * @description Points that lapse within 30 days, and the last local day they can still be used.
          */
         ExpiringLine: {
-            /** Last Day */
+            /**
+             * Last Day
+             * @example 2026-12-31
+             */
             last_day: string | null;
-            /** Points */
+            /**
+             * Points
+             * @example 120
+             */
             points: number;
         };
-        /** ExpiringSoon */
+        /**
+         * ExpiringSoon
+         * @description Points that lapse within 30 days, and when the first of them do (null: none).
+         * @example {
+         *       "earliest_at": "2026-12-31T16:00:00Z",
+         *       "points": 80
+         *     }
+         */
         ExpiringSoon: {
             /** Earliest At */
             earliest_at?: string | null;
@@ -2805,6 +3528,22 @@ export interface components {
          * FeedReport
          * @description What a batch did. Re-sending a batch is safe: records already imported count as
          *     `duplicates`, never twice as points.
+         * @example {
+         *       "duplicates": 1,
+         *       "errors": [
+         *         {
+         *           "line": 3,
+         *           "message": "No resident has that id or phone.",
+         *           "reason": "unknown-resident",
+         *           "record_id": "gs-sl-0417-20250320-000189"
+         *         }
+         *       ],
+         *       "failed": 1,
+         *       "imported": 1,
+         *       "points": 5,
+         *       "rows": 3,
+         *       "source": "garbage-sorting"
+         *     }
          */
         FeedReport: {
             /**
@@ -2844,9 +3583,18 @@ export interface components {
          * FeedRowError
          * @description A row that awarded nothing, and why. `reason` is stable (a problem type where there is
          *     one: unknown-behaviour, cap-reached, not-certifier, unknown-resident, invalid-row, ...).
+         * @example {
+         *       "line": 3,
+         *       "message": "No resident has that id or phone.",
+         *       "reason": "unknown-resident",
+         *       "record_id": "gs-sl-0417-20250320-000189"
+         *     }
          */
         FeedRowError: {
-            /** Line */
+            /**
+             * Line
+             * @description 1-based line of the batch (the CSV header is line 1).
+             */
             line: number;
             /** Message */
             message: string;
@@ -2855,7 +3603,24 @@ export interface components {
             /** Record Id */
             record_id: string | null;
         };
-        /** FlagOut */
+        /**
+         * FlagOut
+         * @description A fraud signal on an award, for an approver to review: `repeat_pair` (one staff member
+         *     awarding one resident unusually often) or `burst` (awards faster than a person certifies).
+         * @example {
+         *       "award_id": "01a2106e-6500-7853-b5b7-ed72960eae11",
+         *       "community": "songling",
+         *       "created_at": "2026-11-25T02:00:00Z",
+         *       "detail": "5 awards to this resident in 7 days",
+         *       "id": "01a2106e-6532-79d9-9cde-2d563dafaef5",
+         *       "kind": "repeat_pair",
+         *       "resident_id": "019cac1a-4628-7cb4-a85e-047675dfd58e",
+         *       "review_note": "本周社区集中开展助老志愿活动,属正常",
+         *       "reviewed_at": "2026-11-26T01:30:00Z",
+         *       "reviewed_by": "019b9131-83e0-713f-9ca1-94269a368169",
+         *       "staff_id": "019b912c-f000-7e96-9b1f-1fdd12e88164"
+         *     }
+         */
         FlagOut: {
             /**
              * Award Id
@@ -2876,8 +3641,11 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /** Kind */
-            kind: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "repeat_pair" | "burst";
             /**
              * Resident Id
              * Format: uuid
@@ -2892,16 +3660,47 @@ export interface components {
             /** Staff Id */
             staff_id: string | null;
         };
-        /** FlagReview */
+        /**
+         * FlagPage
+         * @description Fraud signals, newest first.
+         */
+        FlagPage: {
+            /** Items */
+            items: components["schemas"]["FlagOut"][];
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * FlagReview
+         * @example {
+         *       "note": "本周社区集中开展助老志愿活动,属正常"
+         *     }
+         */
         FlagReview: {
             /** Note */
             note: string;
         };
-        /** GrantOut */
+        /**
+         * GrantOut
+         * @example {
+         *       "community": "songling",
+         *       "role": "awarder"
+         *     }
+         */
         GrantOut: {
-            /** Community */
+            /**
+             * Community
+             * @description A community code, or `*` for district-wide.
+             */
             community: string;
-            /** Role */
+            /**
+             * Role
+             * @description A staff role: awarder, approver, merchant_cashier, …
+             */
             role: string;
         };
         /**
@@ -2912,19 +3711,50 @@ export interface components {
         Group: "points" | "rewards" | "expiry" | "community_news" | "security" | "tickets";
         /** GroupChannels */
         GroupChannels: {
-            /** Locked */
+            /**
+             * Locked
+             * @description Security notices cannot be switched off.
+             */
             locked: boolean;
             /** Push */
             push: boolean;
             /** Sms */
             sms: boolean;
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
-        };
-        /** HistoryItem */
+        /**
+         * HistoryItem
+         * @description One movement of the resident's points. `behaviour` is set for awards and reversals,
+         *     `reward` for redemptions and refunds.
+         * @example {
+         *       "at": "2026-11-25T02:00:00Z",
+         *       "balance_after": 1260,
+         *       "behaviour": {
+         *         "code": "elderly-care-visit",
+         *         "title": {
+         *           "en": "Elderly-care visit",
+         *           "zh": "助老服务"
+         *         }
+         *       },
+         *       "category": "volunteer",
+         *       "entry_id": "01a2106e-6528-7c84-9afb-95d76be3cc06",
+         *       "kind": "award",
+         *       "points": 20
+         *     }
+         * @example {
+         *       "at": "2026-12-01T02:00:00Z",
+         *       "balance_after": 1160,
+         *       "entry_id": "01a22f54-8d1e-7a40-9c55-61b0e2f3d7a8",
+         *       "kind": "redemption",
+         *       "points": -100,
+         *       "reward": {
+         *         "id": "01a11906-3680-7371-b270-8bbd8a1303aa",
+         *         "title": {
+         *           "en": "10-yuan supermarket voucher",
+         *           "zh": "超市 10 元购物券"
+         *         }
+         *       }
+         *     }
+         */
         HistoryItem: {
             /**
              * At
@@ -2953,11 +3783,21 @@ export interface components {
             points: number;
             reward?: components["schemas"]["RewardRef"] | null;
         };
-        /** HistoryLine */
+        /**
+         * HistoryLine
+         * @example {
+         *       "at": "2026-12-08T10:02:09.874000+08:00",
+         *       "balance_after": 1280,
+         *       "kind": "award",
+         *       "label": "垃圾正确分类投放",
+         *       "points": 2
+         *     }
+         */
         HistoryLine: {
             /**
              * At
              * Format: date-time
+             * @description Local time (Asia/Shanghai).
              */
             at: string;
             /** Balance After */
@@ -2967,40 +3807,147 @@ export interface components {
              * @enum {string}
              */
             kind: "award" | "reversal" | "redemption" | "refund" | "expiry" | "adjustment";
-            /** Label */
+            /**
+             * Label
+             * @description The behaviour or reward, else the kind, in words.
+             */
             label: string;
-            /** Points */
+            /**
+             * Points
+             * @description Signed: positive into the wallet, negative out of it.
+             */
             points: number;
         };
-        /** HistoryPage */
+        /**
+         * HistoryPage
+         * @description The wallet's movements, newest first.
+         */
         HistoryPage: {
             /** Items */
             items: components["schemas"]["HistoryItem"][];
-            /** Next Cursor */
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
+             */
             next_cursor: string | null;
         };
-        /** HistoryScreen */
+        /**
+         * HistoryScreen
+         * @description Six movements a screen; `next_cursor` is the remote's "next page".
+         * @example {
+         *       "items": [
+         *         {
+         *           "at": "2026-12-08T10:02:09.874000+08:00",
+         *           "balance_after": 1280,
+         *           "kind": "award",
+         *           "label": "垃圾正确分类投放",
+         *           "points": 2
+         *         },
+         *         {
+         *           "at": "2026-12-01T08:12:33.651000+08:00",
+         *           "balance_after": 1278,
+         *           "kind": "redemption",
+         *           "label": "环保帆布袋",
+         *           "points": -60
+         *         },
+         *         {
+         *           "at": "2026-11-29T15:40:12.300000+08:00",
+         *           "balance_after": 1338,
+         *           "kind": "award",
+         *           "label": "志愿服务",
+         *           "points": 20
+         *         }
+         *       ],
+         *       "next_cursor": "aDEy"
+         *     }
+         */
         HistoryScreen: {
-            /** Has Next */
-            has_next: boolean;
             /** Items */
             items: components["schemas"]["HistoryLine"][];
-            /** Page */
-            page: number;
             /**
-             * Page Size
-             * @default 6
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
              */
-            page_size: number;
-            /** Pages */
-            pages?: number | null;
+            next_cursor: string | null;
         };
-        /** HomeScreen */
+        /**
+         * HomeScreen
+         * @example {
+         *       "expiring": {
+         *         "last_day": "2026-12-31",
+         *         "points": 120
+         *       },
+         *       "name": "张**",
+         *       "notices": [
+         *         {
+         *           "at": "2026-12-08T10:02:10.118000+08:00",
+         *           "id": "01a25363-0cd0-7a13-8b24-1c2d3e4f5a6b",
+         *           "title": "积分到账",
+         *           "unread": true
+         *         },
+         *         {
+         *           "at": "2026-12-05T20:05:00.431000+08:00",
+         *           "id": "01a24617-e1e0-7b24-9c35-2d3e4f5a6b7c",
+         *           "title": "12345热线工单进度",
+         *           "unread": true
+         *         },
+         *         {
+         *           "at": "2026-12-01T08:12:33.907000+08:00",
+         *           "id": "01a22ef2-2d68-7c35-ad46-3e4f5a6b7c8d",
+         *           "title": "兑换成功",
+         *           "unread": false
+         *         }
+         *       ],
+         *       "points": {
+         *         "available": 1280,
+         *         "total": 1340
+         *       },
+         *       "tiles": [
+         *         {
+         *           "key": "points_history",
+         *           "label": "积分明细",
+         *           "target": "/v1/tv/points/history"
+         *         },
+         *         {
+         *           "key": "rewards",
+         *           "label": "兑换礼品",
+         *           "target": "/v1/tv/rewards"
+         *         },
+         *         {
+         *           "key": "inbox",
+         *           "label": "消息",
+         *           "target": "/v1/tv/inbox"
+         *         },
+         *         {
+         *           "key": "pair_app",
+         *           "label": "绑定手机App",
+         *           "qr": {
+         *             "payload": "wujiang://home?from=tv",
+         *             "svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 132 132\" class=\"segno\"><path transform=\"scale(4)\" class=\"qrline\" stroke=\"#1f2933\" d=\"M4 4.5h7m1 0…\"/></svg>"
+         *           }
+         *         },
+         *         {
+         *           "key": "more",
+         *           "label": "更多操作",
+         *           "target": "/v1/tv/more"
+         *         }
+         *       ],
+         *       "unread": 2
+         *     }
+         */
         HomeScreen: {
             expiring: components["schemas"]["ExpiringLine"];
-            /** Name */
+            /**
+             * Name
+             * @description Masked: 张** (or the phone, 138****5678, without a name).
+             */
             name: string;
-            /** Notices */
+            /**
+             * Notices
+             * @description The three newest, read or not.
+             */
             notices: components["schemas"]["NoticeLine"][];
             points: components["schemas"]["PointsLine"];
             /** Tiles */
@@ -3008,14 +3955,37 @@ export interface components {
             /** Unread */
             unread: number;
         };
-        /** InPersonCheck */
+        /**
+         * InPersonCheck
+         * @description Name and number as printed on the ID card the clerk holds.
+         * @example {
+         *       "id_number": "11010519491231002X",
+         *       "name": "张三"
+         *     }
+         */
         InPersonCheck: {
             /** Id Number */
             id_number: string;
             /** Name */
             name: string;
         };
-        /** InboxItemOut */
+        /**
+         * InboxItemOut
+         * @description A notice as the resident reads it, in their language (Chinese unless they chose
+         *     English); `data` carries `topic` and the ids the app opens the right screen with.
+         * @example {
+         *       "body": "您因「垃圾正确分类投放」获得 2 积分，有效期至 2027年12月31日。感谢您为美好吴江出一份力！",
+         *       "created_at": "2026-12-08T02:02:10.118000Z",
+         *       "data": {
+         *         "award_id": "01a25363-08e8-7d46-be57-4f5a6b7c8d9e",
+         *         "topic": "points.awarded"
+         *       },
+         *       "id": "01a25363-0cd0-7a13-8b24-1c2d3e4f5a6b",
+         *       "read_at": "2026-12-08T02:15:31.904000Z",
+         *       "title": "积分到账",
+         *       "topic": "points.awarded"
+         *     }
+         */
         InboxItemOut: {
             /** Body */
             body: string;
@@ -3033,49 +4003,158 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /** Read At */
+            /**
+             * Read At
+             * @description Null while unread.
+             */
             read_at: string | null;
             /** Title */
             title: string;
-            /** Topic */
+            /**
+             * Topic
+             * @description The outbox topic, e.g. `points.awarded`.
+             */
             topic: string;
         };
         /**
          * InboxPage
-         * @description Newest first; `next_cursor` fetches the next (older) page; `unread` counts every unread
-         *     item, not only this page's.
+         * @description Newest first; `unread` counts every unread item, not only this page's.
          */
         InboxPage: {
             /** Items */
             items: components["schemas"]["InboxItemOut"][];
-            /** Next Cursor */
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
+             */
             next_cursor: string | null;
-            /** Unread */
+            /**
+             * Unread
+             * @example 2
+             */
             unread: number;
         };
-        /** InboxScreen */
+        /**
+         * InboxScreen
+         * @description Six notices a screen; `unread` counts them all.
+         * @example {
+         *       "items": [
+         *         {
+         *           "at": "2026-12-08T10:02:10.118000+08:00",
+         *           "id": "01a25363-0cd0-7a13-8b24-1c2d3e4f5a6b",
+         *           "title": "积分到账",
+         *           "unread": true
+         *         },
+         *         {
+         *           "at": "2026-12-05T20:05:00.431000+08:00",
+         *           "id": "01a24617-e1e0-7b24-9c35-2d3e4f5a6b7c",
+         *           "title": "12345热线工单进度",
+         *           "unread": true
+         *         },
+         *         {
+         *           "at": "2026-12-01T08:12:33.907000+08:00",
+         *           "id": "01a22ef2-2d68-7c35-ad46-3e4f5a6b7c8d",
+         *           "title": "兑换成功",
+         *           "unread": false
+         *         }
+         *       ],
+         *       "next_cursor": null,
+         *       "unread": 2
+         *     }
+         */
         InboxScreen: {
-            /** Has Next */
-            has_next: boolean;
             /** Items */
             items: components["schemas"]["NoticeLine"][];
-            /** Page */
-            page: number;
             /**
-             * Page Size
-             * @default 6
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
              */
-            page_size: number;
-            /** Pages */
-            pages?: number | null;
-            /** Unread */
+            next_cursor: string | null;
+            /**
+             * Unread
+             * @description Every unread notice, not only this page's.
+             */
             unread: number;
         };
-        /** IvrVerified */
+        /**
+         * IntrospectionResponse
+         * @description RFC 7662 §2.2 (examples: an access token, a refresh token, an inactive token). A token
+         *     that is unknown, expired, revoked or issued to another client is `{"active": false}` and
+         *     nothing else; the other members come with an active token only (`aud`, `iat`, `iss` and
+         *     `jti` for access tokens).
+         * @example {
+         *       "active": true,
+         *       "aud": "wujiang-partner",
+         *       "client_id": "FKFALze_2aEwOBpIH0maTTrV",
+         *       "exp": 1742470200,
+         *       "iat": 1742469600,
+         *       "iss": "https://id.wujiang.gov.cn",
+         *       "jti": "0193b7f0-91c2-7e35-a8d4-6f1b2c3d4e5f",
+         *       "scope": "openid profile phone",
+         *       "sub": "Zjvgb_MQts3X0uQBJeVXh0JIwT1MY9yz8g94qF0TySI",
+         *       "token_type": "Bearer"
+         *     }
+         * @example {
+         *       "active": true,
+         *       "client_id": "FKFALze_2aEwOBpIH0maTTrV",
+         *       "exp": 1745047800,
+         *       "scope": "openid profile phone offline_access",
+         *       "sub": "Zjvgb_MQts3X0uQBJeVXh0JIwT1MY9yz8g94qF0TySI",
+         *       "token_type": "refresh_token"
+         *     }
+         * @example {
+         *       "active": false
+         *     }
+         */
+        IntrospectionResponse: {
+            /** Active */
+            active: boolean;
+            /** Aud */
+            aud?: string;
+            /** Client Id */
+            client_id?: string;
+            /**
+             * Exp
+             * @description Unix seconds.
+             */
+            exp?: number;
+            /**
+             * Iat
+             * @description Unix seconds (access tokens).
+             */
+            iat?: number;
+            /** Iss */
+            iss?: string;
+            /** Jti */
+            jti?: string;
+            /** Scope */
+            scope?: string;
+            /**
+             * Sub
+             * @description Pairwise for partner tokens (as in the ID token).
+             */
+            sub?: string;
+            /**
+             * Token Type
+             * @enum {string}
+             */
+            token_type?: "Bearer" | "refresh_token";
+        };
+        /**
+         * IvrVerified
+         * @example {
+         *       "expires_at": "2026-12-08T02:26:40Z",
+         *       "ivr_session": "Zr8mQ2xV7kL4pT9wB1nC6dF3hJ0sY5gA8eU2iO7qW4t",
+         *       "speech": "验证成功。"
+         *     }
+         */
         IvrVerified: {
             /**
              * Expires At
              * Format: date-time
+             * @description Never extended: verify again after it.
              */
             expires_at: string;
             /**
@@ -3083,10 +4162,20 @@ export interface components {
              * @description Send as X-IVR-Session; valid 5 minutes.
              */
             ivr_session: string;
-            /** Speech */
+            /**
+             * Speech
+             * @description To read out as it is.
+             */
             speech: string;
         };
-        /** IvrVerifyIn */
+        /**
+         * IvrVerifyIn
+         * @example {
+         *       "caller_number": "13800005678",
+         *       "card_last4": "1234",
+         *       "pin": "385917"
+         *     }
+         */
         IvrVerifyIn: {
             /**
              * Caller Number
@@ -3104,19 +4193,84 @@ export interface components {
              */
             pin: string;
         };
-        /** KioskSessionOut */
+        /**
+         * Jwk
+         * @description RFC 7517 / RFC 7518 §6.2 public EC key that verifies our access and ID tokens.
+         * @example {
+         *       "alg": "ES256",
+         *       "crv": "P-256",
+         *       "kid": "0193a0fe-4b2c-7d1e-9f3a-5b6c7d8e9f01",
+         *       "kty": "EC",
+         *       "use": "sig",
+         *       "x": "uX5pPgL4ULMMNN1nNxxwH3uK-Ywc3Rlo4bof9eTF6Ho",
+         *       "y": "XJu0WMUSMLPzkexEMoh4_bEMj6hBHRpeCQ9_dX_HVTI"
+         *     }
+         */
+        Jwk: {
+            /**
+             * Alg
+             * @constant
+             */
+            alg: "ES256";
+            /**
+             * Crv
+             * @constant
+             */
+            crv: "P-256";
+            /**
+             * Kid
+             * @description Matches the `kid` header of the tokens it signed.
+             */
+            kid: string;
+            /**
+             * Kty
+             * @constant
+             */
+            kty: "EC";
+            /**
+             * Use
+             * @constant
+             */
+            use: "sig";
+            /** X */
+            x: string;
+            /** Y */
+            y: string;
+        };
+        /**
+         * JwkSet
+         * @description RFC 7517 §5 JWK set: every unretired signing key, newest (the signing one) first.
+         */
+        JwkSet: {
+            /** Keys */
+            keys: components["schemas"]["Jwk"][];
+        };
+        /**
+         * KioskSessionOut
+         * @example {
+         *       "card_last4": "1234",
+         *       "ends_at_latest": "2026-12-08T02:30:05Z",
+         *       "expires_at": "2026-12-08T02:23:05Z",
+         *       "idle_seconds": 180,
+         *       "session_token": "q3V9xK2mT7pL0sR4wY8zB1cD5fG6hJ9kN2vX4bM7qE0"
+         *     }
+         */
         KioskSessionOut: {
-            /** Card Last4 */
+            /**
+             * Card Last4
+             * @description To greet the resident: 尾号1234.
+             */
             card_last4: string;
             /**
              * Ends At Latest
              * Format: date-time
+             * @description 10 minutes after the start, however used.
              */
             ends_at_latest: string;
             /**
              * Expires At
              * Format: date-time
-             * @description Unless used before then.
+             * @description Unless used before then: each request moves it `idle_seconds` on.
              */
             expires_at: string;
             /** Idle Seconds */
@@ -3127,7 +4281,12 @@ export interface components {
              */
             session_token: string;
         };
-        /** LanguageIn */
+        /**
+         * LanguageIn
+         * @example {
+         *       "language": "en"
+         *     }
+         */
         LanguageIn: {
             /**
              * Language
@@ -3135,7 +4294,14 @@ export interface components {
              */
             language: "zh" | "en";
         };
-        /** LocalisedOut */
+        /**
+         * LocalisedOut
+         * @description A text in Chinese, which residents read, and in English.
+         * @example {
+         *       "en": "Elderly-care visit",
+         *       "zh": "助老服务"
+         *     }
+         */
         LocalisedOut: {
             /** En */
             en: string;
@@ -3144,15 +4310,55 @@ export interface components {
         };
         /** MarkedRead */
         MarkedRead: {
-            /** Marked */
+            /**
+             * Marked
+             * @description How many notices this request marked read.
+             * @example 3
+             */
             marked: number;
         };
-        /** MoreScreen */
+        /**
+         * MoreScreen
+         * @example {
+         *       "actions": [
+         *         {
+         *           "key": "preferences",
+         *           "label": "通知设置",
+         *           "qr": {
+         *             "payload": "wujiang://settings/notifications?from=tv",
+         *             "svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 148 148\" class=\"segno\"><path transform=\"scale(4)\" class=\"qrline\" stroke=\"#1f2933\" d=\"M4 4.5h7m2 0…\"/></svg>"
+         *           }
+         *         },
+         *         {
+         *           "key": "card_lost",
+         *           "label": "挂失市民卡",
+         *           "qr": {
+         *             "payload": "wujiang://card/report-lost?from=tv",
+         *             "svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 148 148\" class=\"segno\"><path transform=\"scale(4)\" class=\"qrline\" stroke=\"#1f2933\" d=\"M4 4.5h7m4 0…\"/></svg>"
+         *           }
+         *         },
+         *         {
+         *           "key": "sign_out",
+         *           "label": "退出其他设备",
+         *           "qr": {
+         *             "payload": "wujiang://settings/sessions?from=tv",
+         *             "svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 148 148\" class=\"segno\"><path transform=\"scale(4)\" class=\"qrline\" stroke=\"#1f2933\" d=\"M4 4.5h7m3 0…\"/></svg>"
+         *           }
+         *         }
+         *       ]
+         *     }
+         */
         MoreScreen: {
             /** Actions */
             actions: components["schemas"]["Tile"][];
         };
-        /** MyRank */
+        /**
+         * MyRank
+         * @example {
+         *       "points": 260,
+         *       "rank": 2
+         *     }
+         */
         MyRank: {
             /** Points */
             points: number;
@@ -3162,11 +4368,19 @@ export interface components {
         /**
          * Notice
          * @description A notice opened on the TV (and so read).
+         * @example {
+         *       "at": "2026-12-08T10:02:10.118000+08:00",
+         *       "body": "您因「垃圾正确分类投放」获得 2 积分，有效期至 2027年12月31日。感谢您为美好吴江出一份力！",
+         *       "id": "01a25363-0cd0-7a13-8b24-1c2d3e4f5a6b",
+         *       "title": "积分到账",
+         *       "unread": false
+         *     }
          */
         Notice: {
             /**
              * At
              * Format: date-time
+             * @description Local time (Asia/Shanghai).
              */
             at: string;
             /** Body */
@@ -3181,11 +4395,20 @@ export interface components {
             /** Unread */
             unread: boolean;
         };
-        /** NoticeLine */
+        /**
+         * NoticeLine
+         * @example {
+         *       "at": "2026-12-08T10:02:10.118000+08:00",
+         *       "id": "01a25363-0cd0-7a13-8b24-1c2d3e4f5a6b",
+         *       "title": "积分到账",
+         *       "unread": true
+         *     }
+         */
         NoticeLine: {
             /**
              * At
              * Format: date-time
+             * @description Local time (Asia/Shanghai).
              */
             at: string;
             /**
@@ -3199,28 +4422,67 @@ export interface components {
             unread: boolean;
         };
         /**
+         * OAuthError
+         * @description RFC 6749 §5.2 error body, answered by `/oauth2/` endpoints.
+         */
+        OAuthError: {
+            /** @example invalid_grant */
+            error: string;
+            error_description?: string;
+        };
+        /**
          * PaperWidth
          * @description Columns of a line: 58 mm paper takes 32, 80 mm paper 48.
          * @enum {integer}
          */
         PaperWidth: 32 | 48;
-        /** PasswordIn */
+        /**
+         * PasswordIn
+         * @example {
+         *       "password": "taihu-lake-2025"
+         *     }
+         */
         PasswordIn: {
-            /** Password */
+            /**
+             * Password
+             * @description 8-128 characters, at least 4 different ones, not only digits.
+             */
             password: string;
         };
-        /** PasswordSignIn */
+        /**
+         * PasswordSignIn
+         * @example {
+         *       "device_name": "iPhone 15",
+         *       "password": "taihu-lake-2025",
+         *       "phone": "13800138000"
+         *     }
+         */
         PasswordSignIn: {
-            /** Device Name */
+            /**
+             * Device Name
+             * @description How the resident's session list will name this device.
+             */
             device_name?: string | null;
             /** Password */
             password: string;
-            /** Phone */
+            /**
+             * Phone
+             * @description A mainland mobile number: 11 digits, optionally with +86, spaces or hyphens.
+             */
             phone: string;
         };
-        /** PinIn */
+        /**
+         * PinIn
+         * @example {
+         *       "old_pin": "602814",
+         *       "pin": "385917"
+         *     }
+         */
         PinIn: {
-            /** Old Pin */
+            /**
+             * Old Pin
+             * @description Needed once a PIN is set.
+             */
             old_pin?: string | null;
             /**
              * Pin
@@ -3228,9 +4490,18 @@ export interface components {
              */
             pin: string;
         };
-        /** PinResetIn */
+        /**
+         * PinResetIn
+         * @example {
+         *       "code": "482913",
+         *       "pin": "385917"
+         *     }
+         */
         PinResetIn: {
-            /** Code */
+            /**
+             * Code
+             * @description The code texted to the resident.
+             */
             code: string;
             /**
              * Pin
@@ -3240,14 +4511,65 @@ export interface components {
         };
         /** PointsLine */
         PointsLine: {
-            /** Available */
+            /**
+             * Available
+             * @example 1280
+             */
             available: number;
-            /** Total */
+            /**
+             * Total
+             * @example 1340
+             */
             total: number;
         };
-        /** PointsReport */
+        /**
+         * PointsReport
+         * @description Rows ordered by day, category and community; days are local (`timezone`).
+         * @example {
+         *       "communities": null,
+         *       "from": "2026-11-24",
+         *       "redeemed_attribution": "lots",
+         *       "redemption_rate": 0.2306,
+         *       "rows": [
+         *         {
+         *           "category": "cogovernance",
+         *           "community": "tongli",
+         *           "day": "2026-11-24",
+         *           "issued": 145,
+         *           "redeemed": 0,
+         *           "reversed": 0
+         *         },
+         *         {
+         *           "category": "green",
+         *           "community": "songling",
+         *           "day": "2026-11-24",
+         *           "issued": 1280,
+         *           "redeemed": 350,
+         *           "reversed": 0
+         *         },
+         *         {
+         *           "category": "volunteer",
+         *           "community": "songling",
+         *           "day": "2026-11-24",
+         *           "issued": 960,
+         *           "redeemed": 200,
+         *           "reversed": 20
+         *         }
+         *       ],
+         *       "timezone": "Asia/Shanghai",
+         *       "to": "2026-11-24",
+         *       "totals": {
+         *         "issued": 2385,
+         *         "redeemed": 550,
+         *         "reversed": 20
+         *       }
+         *     }
+         */
         PointsReport: {
-            /** Communities */
+            /**
+             * Communities
+             * @description The communities covered; null: all (a district-wide admin).
+             */
             communities: string[] | null;
             /**
              * From
@@ -3276,6 +4598,21 @@ export interface components {
          * PointsSummary
          * @description `available` can be spent now; `held` is parked for vouchers not yet used or cancelled;
          *     `total` is both. `by_category` splits `available` and sums to it.
+         * @example {
+         *       "available": 1160,
+         *       "by_category": {
+         *         "cogovernance": 130,
+         *         "green": 420,
+         *         "other": 0,
+         *         "volunteer": 610
+         *       },
+         *       "expiring_within_30_days": {
+         *         "earliest_at": "2026-12-31T16:00:00Z",
+         *         "points": 80
+         *       },
+         *       "held": 100,
+         *       "total": 1260
+         *     }
          */
         PointsSummary: {
             /** Available */
@@ -3310,7 +4647,49 @@ export interface components {
             };
             quiet_hours?: components["schemas"]["QuietHours"] | null;
         };
-        /** PreferencesOut */
+        /**
+         * PreferencesOut
+         * @description Every group, each with both channels; what the resident never chose shows the defaults.
+         * @example {
+         *       "groups": {
+         *         "community_news": {
+         *           "locked": false,
+         *           "push": false,
+         *           "sms": false
+         *         },
+         *         "expiry": {
+         *           "locked": false,
+         *           "push": true,
+         *           "sms": true
+         *         },
+         *         "points": {
+         *           "locked": false,
+         *           "push": true,
+         *           "sms": false
+         *         },
+         *         "rewards": {
+         *           "locked": false,
+         *           "push": true,
+         *           "sms": true
+         *         },
+         *         "security": {
+         *           "locked": true,
+         *           "push": true,
+         *           "sms": true
+         *         },
+         *         "tickets": {
+         *           "locked": false,
+         *           "push": true,
+         *           "sms": true
+         *         }
+         *       },
+         *       "quiet_hours": {
+         *         "end": "08:00",
+         *         "start": "22:00",
+         *         "timezone": "Asia/Shanghai"
+         *       }
+         *     }
+         */
         PreferencesOut: {
             /** Groups */
             groups: {
@@ -3318,7 +4697,202 @@ export interface components {
             };
             quiet_hours: components["schemas"]["QuietHoursOut"];
         };
-        /** PushTokenIn */
+        /**
+         * Problem
+         * @description RFC 9457 problem details. Branch on `type`, which is stable; `title` and `detail` are for people. Extension members (e.g. `retry_after`, `attempts_left`, `balance`) carry what a client needs to act and are named in each operation's examples.
+         */
+        Problem: {
+            /** @description This occurrence, for people. */
+            detail?: string;
+            /** @description The request's path. */
+            instance?: string;
+            status: number;
+            /** @description Short, the same for every occurrence. */
+            title: string;
+            /**
+             * @description `urn:wujiang:problem:<slug>`; the slugs an operation can answer are the keys of its examples.
+             * @example urn:wujiang:problem:insufficient-points
+             */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ProviderMetadata
+         * @description OpenID Connect Discovery 1.0 §3 / RFC 8414 §2 provider metadata (with RFC 7009, RFC 7662,
+         *     RFC 8628 and RP-Initiated Logout endpoints). Every member is always present.
+         * @example {
+         *       "acr_values_supported": [
+         *         "phone",
+         *         "real_name",
+         *         "in_person"
+         *       ],
+         *       "authorization_endpoint": "https://id.wujiang.gov.cn/oauth2/authorize",
+         *       "authorization_response_iss_parameter_supported": true,
+         *       "claims_parameter_supported": false,
+         *       "claims_supported": [
+         *         "sub",
+         *         "iss",
+         *         "aud",
+         *         "exp",
+         *         "iat",
+         *         "auth_time",
+         *         "nonce",
+         *         "acr",
+         *         "amr",
+         *         "at_hash",
+         *         "sid",
+         *         "name",
+         *         "locale",
+         *         "phone_number",
+         *         "phone_number_verified",
+         *         "id_number",
+         *         "real_name_verified"
+         *       ],
+         *       "code_challenge_methods_supported": [
+         *         "S256"
+         *       ],
+         *       "device_authorization_endpoint": "https://id.wujiang.gov.cn/oauth2/device_authorization",
+         *       "end_session_endpoint": "https://id.wujiang.gov.cn/oauth2/logout",
+         *       "grant_types_supported": [
+         *         "authorization_code",
+         *         "refresh_token",
+         *         "urn:ietf:params:oauth:grant-type:device_code",
+         *         "client_credentials"
+         *       ],
+         *       "id_token_signing_alg_values_supported": [
+         *         "ES256"
+         *       ],
+         *       "introspection_endpoint": "https://id.wujiang.gov.cn/oauth2/introspect",
+         *       "introspection_endpoint_auth_methods_supported": [
+         *         "client_secret_basic",
+         *         "private_key_jwt",
+         *         "none"
+         *       ],
+         *       "introspection_endpoint_auth_signing_alg_values_supported": [
+         *         "ES256",
+         *         "ES384",
+         *         "ES512",
+         *         "RS256",
+         *         "RS384",
+         *         "RS512",
+         *         "PS256"
+         *       ],
+         *       "issuer": "https://id.wujiang.gov.cn",
+         *       "jwks_uri": "https://id.wujiang.gov.cn/.well-known/jwks.json",
+         *       "request_parameter_supported": false,
+         *       "response_modes_supported": [
+         *         "query"
+         *       ],
+         *       "response_types_supported": [
+         *         "code"
+         *       ],
+         *       "revocation_endpoint": "https://id.wujiang.gov.cn/oauth2/revoke",
+         *       "revocation_endpoint_auth_methods_supported": [
+         *         "client_secret_basic",
+         *         "private_key_jwt",
+         *         "none"
+         *       ],
+         *       "revocation_endpoint_auth_signing_alg_values_supported": [
+         *         "ES256",
+         *         "ES384",
+         *         "ES512",
+         *         "RS256",
+         *         "RS384",
+         *         "RS512",
+         *         "PS256"
+         *       ],
+         *       "scopes_supported": [
+         *         "offline_access",
+         *         "openid",
+         *         "phone",
+         *         "profile",
+         *         "real_name"
+         *       ],
+         *       "subject_types_supported": [
+         *         "pairwise"
+         *       ],
+         *       "token_endpoint": "https://id.wujiang.gov.cn/oauth2/token",
+         *       "token_endpoint_auth_methods_supported": [
+         *         "client_secret_basic",
+         *         "private_key_jwt",
+         *         "none"
+         *       ],
+         *       "token_endpoint_auth_signing_alg_values_supported": [
+         *         "ES256",
+         *         "ES384",
+         *         "ES512",
+         *         "RS256",
+         *         "RS384",
+         *         "RS512",
+         *         "PS256"
+         *       ],
+         *       "userinfo_endpoint": "https://id.wujiang.gov.cn/oauth2/userinfo"
+         *     }
+         */
+        ProviderMetadata: {
+            /** Acr Values Supported */
+            acr_values_supported: string[];
+            /** Authorization Endpoint */
+            authorization_endpoint: string;
+            /** Authorization Response Iss Parameter Supported */
+            authorization_response_iss_parameter_supported: boolean;
+            /** Claims Parameter Supported */
+            claims_parameter_supported: boolean;
+            /** Claims Supported */
+            claims_supported: string[];
+            /** Code Challenge Methods Supported */
+            code_challenge_methods_supported: string[];
+            /** Device Authorization Endpoint */
+            device_authorization_endpoint: string;
+            /** End Session Endpoint */
+            end_session_endpoint: string;
+            /** Grant Types Supported */
+            grant_types_supported: string[];
+            /** Id Token Signing Alg Values Supported */
+            id_token_signing_alg_values_supported: string[];
+            /** Introspection Endpoint */
+            introspection_endpoint: string;
+            /** Introspection Endpoint Auth Methods Supported */
+            introspection_endpoint_auth_methods_supported: string[];
+            /** Introspection Endpoint Auth Signing Alg Values Supported */
+            introspection_endpoint_auth_signing_alg_values_supported: string[];
+            /** Issuer */
+            issuer: string;
+            /** Jwks Uri */
+            jwks_uri: string;
+            /** Request Parameter Supported */
+            request_parameter_supported: boolean;
+            /** Response Modes Supported */
+            response_modes_supported: string[];
+            /** Response Types Supported */
+            response_types_supported: string[];
+            /** Revocation Endpoint */
+            revocation_endpoint: string;
+            /** Revocation Endpoint Auth Methods Supported */
+            revocation_endpoint_auth_methods_supported: string[];
+            /** Revocation Endpoint Auth Signing Alg Values Supported */
+            revocation_endpoint_auth_signing_alg_values_supported: string[];
+            /** Scopes Supported */
+            scopes_supported: string[];
+            /** Subject Types Supported */
+            subject_types_supported: string[];
+            /** Token Endpoint */
+            token_endpoint: string;
+            /** Token Endpoint Auth Methods Supported */
+            token_endpoint_auth_methods_supported: string[];
+            /** Token Endpoint Auth Signing Alg Values Supported */
+            token_endpoint_auth_signing_alg_values_supported: string[];
+            /** Userinfo Endpoint */
+            userinfo_endpoint: string;
+        };
+        /**
+         * PushTokenIn
+         * @example {
+         *       "platform": "android",
+         *       "token": "fG3kT1x9QrS2b7LmNpQ4vW:APA91bHx7Kq2mVw9-example-registration-token"
+         *     }
+         */
         PushTokenIn: {
             /**
              * Platform
@@ -3334,19 +4908,57 @@ export interface components {
         /**
          * Qr
          * @description A deep link and its QR code as an inline SVG document.
+         * @example {
+         *       "payload": "wujiang://rewards/tote-bag?from=tv",
+         *       "svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 148 148\" class=\"segno\"><path transform=\"scale(4)\" class=\"qrline\" stroke=\"#1f2933\" d=\"M4 4.5h7m2 0…\"/></svg>"
+         *     }
          */
         Qr: {
-            /** Payload */
+            /**
+             * Payload
+             * @description The deep link the QR code holds: `wujiang://…?from=tv`.
+             */
             payload: string;
-            /** Svg */
+            /**
+             * Svg
+             * @description A standalone SVG document (namespace and viewBox, no size): draw it inline or as an image at any size. Cut short in the examples.
+             */
             svg: string;
         };
-        /** QrAnswer */
+        /**
+         * QrAnswer
+         * @example {
+         *       "approve": true
+         *     }
+         */
         QrAnswer: {
-            /** Approve */
+            /**
+             * Approve
+             * @description `true` signs the browser in as this resident.
+             */
             approve: boolean;
         };
-        /** QrLoginOut */
+        /**
+         * QrLoginOut
+         * @description A scanned QR code: which partner the browser signs in to, and what it asks for.
+         * @example {
+         *       "claims": [
+         *         {
+         *           "en": "Your Smart Wujiang account identifier",
+         *           "scope": "openid",
+         *           "zh": "你的智慧吴江账号标识"
+         *         },
+         *         {
+         *           "en": "Your mobile number",
+         *           "scope": "phone",
+         *           "zh": "手机号码"
+         *         }
+         *       ],
+         *       "client_id": "FKFALze_2aEwOBpIH0maTTrV",
+         *       "client_name": "吴江公共自行车",
+         *       "status": "pending"
+         *     }
+         */
         QrLoginOut: {
             /** Claims */
             claims: components["schemas"]["ClaimOut"][];
@@ -3354,7 +4966,10 @@ export interface components {
             client_id: string;
             /** Client Name */
             client_name: string;
-            /** Status */
+            /**
+             * Status
+             * @description `pending` (preview), `approved` or `denied` (answer).
+             */
             status: string;
         };
         /**
@@ -3386,10 +5001,20 @@ export interface components {
              * @example 22:00
              */
             start: string;
-            /** Timezone */
+            /**
+             * Timezone
+             * @example Asia/Shanghai
+             */
             timezone: string;
         };
-        /** RankingChoiceIn */
+        /**
+         * RankingChoiceIn
+         * @description Join (`opt_in: true`) or leave the monthly ranking of a community.
+         * @example {
+         *       "community": "songling",
+         *       "opt_in": true
+         *     }
+         */
         RankingChoiceIn: {
             /**
              * Community
@@ -3399,7 +5024,16 @@ export interface components {
             /** Opt In */
             opt_in: boolean;
         };
-        /** RankingChoiceOut */
+        /**
+         * RankingChoiceOut
+         * @example {
+         *       "community": "songling",
+         *       "month": "2026-11",
+         *       "opt_in": true,
+         *       "points": 260,
+         *       "updated_at": "2026-11-25T02:03:00Z"
+         *     }
+         */
         RankingChoiceOut: {
             /** Community */
             community: string | null;
@@ -3415,12 +5049,24 @@ export interface components {
              */
             updated_at: string;
         };
-        /** RankingEntry */
+        /**
+         * RankingEntry
+         * @example {
+         *       "display_name": "居民 ****d58e",
+         *       "me": true,
+         *       "points": 260,
+         *       "rank": 2
+         *     }
+         */
         RankingEntry: {
-            /** Display Name */
+            /**
+             * Display Name
+             * @description `居民 ****` and 4 hex digits: never a name or phone.
+             */
             display_name: string;
             /**
              * Me
+             * @description This entry is the caller.
              * @default false
              */
             me: boolean;
@@ -3429,7 +5075,45 @@ export interface components {
             /** Rank */
             rank: number;
         };
-        /** RankingOut */
+        /**
+         * RankingOut
+         * @description A community's ranking for a month: residents with equal points share a rank (1, 2, 2,
+         *     4), and only those who opted in appear.
+         * @example {
+         *       "community": "songling",
+         *       "entries": [
+         *         {
+         *           "display_name": "居民 ****f26e",
+         *           "me": false,
+         *           "points": 320,
+         *           "rank": 1
+         *         },
+         *         {
+         *           "display_name": "居民 ****d58e",
+         *           "me": true,
+         *           "points": 260,
+         *           "rank": 2
+         *         },
+         *         {
+         *           "display_name": "居民 ****52c0",
+         *           "me": false,
+         *           "points": 260,
+         *           "rank": 2
+         *         },
+         *         {
+         *           "display_name": "居民 ****257e",
+         *           "me": false,
+         *           "points": 185,
+         *           "rank": 4
+         *         }
+         *       ],
+         *       "me": {
+         *         "points": 260,
+         *         "rank": 2
+         *       },
+         *       "month": "2026-11"
+         *     }
+         */
         RankingOut: {
             /** Community */
             community: string;
@@ -3439,7 +5123,12 @@ export interface components {
             /** Month */
             month: string;
         };
-        /** RatingIn */
+        /**
+         * RatingIn
+         * @example {
+         *       "rating": 5
+         *     }
+         */
         RatingIn: {
             /**
              * Rating
@@ -3455,22 +5144,47 @@ export interface components {
              */
             up_to?: string | null;
         };
-        /** RealNameIn */
+        /**
+         * RealNameIn
+         * @example {
+         *       "id_number": "11010519491231002X",
+         *       "name": "张三"
+         *     }
+         */
         RealNameIn: {
             /**
              * Id Number
-             * @example 11010519491231002X
+             * @description 18-character resident ID number (GB 11643).
              */
             id_number: string;
             /**
              * Name
-             * @example 张三
+             * @description Exactly as on the ID card.
              */
             name: string;
         };
-        /** RealNameResult */
+        /**
+         * RealNameResult
+         * @example {
+         *       "method": "service",
+         *       "profile": {
+         *         "assurance": "real_name",
+         *         "created_at": "2024-11-02T06:15:44Z",
+         *         "has_password": true,
+         *         "id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+         *         "id_number": "3205**********1234",
+         *         "language": "zh",
+         *         "name": "张*",
+         *         "phone": "138****5678",
+         *         "real_name_verified_at": "2025-03-14T02:31:07Z"
+         *       }
+         *     }
+         */
         RealNameResult: {
-            /** Method */
+            /**
+             * Method
+             * @description `service`: the national verification service confirmed the pair; `format-only` in development, where only the ID number's format is checked.
+             */
             method: string;
             profile: components["schemas"]["ResidentProfile"];
         };
@@ -3478,11 +5192,17 @@ export interface components {
         ReasonIn: {
             /**
              * Reason
-             * @example resident asked at the counter
+             * @description Kept in the card's history.
+             * @example 居民本人持身份证到柜台办理
              */
             reason: string;
         };
-        /** RedeemIn */
+        /**
+         * RedeemIn
+         * @example {
+         *       "reward": "supermarket-10-yuan"
+         *     }
+         */
         RedeemIn: {
             /**
              * Reward
@@ -3492,14 +5212,57 @@ export interface components {
         };
         /**
          * RedemptionOut
-         * @description A redemption as its resident sees it; the voucher code only once issued.
+         * @description A redemption as its resident sees it; the voucher code only once issued. While
+         *     `awaiting_payment`, `expires_at` is the payment deadline and `client_secret` (on the
+         *     redeeming answer only) opens the payment sheet; once paid, the voucher is issued.
+         * @example {
+         *       "cash_cents": 0,
+         *       "closed_at": null,
+         *       "created_at": "2026-12-01T02:00:00Z",
+         *       "expires_at": "2026-12-31T02:00:00Z",
+         *       "id": "01a22f54-8d00-786a-9b27-e326df4fd5b4",
+         *       "issued_at": "2026-12-01T02:00:00Z",
+         *       "merchant": "songling-mart",
+         *       "points": 100,
+         *       "qr_payload": "wjv1:841BJYXJK4FR29HECGGTX808QA",
+         *       "reward": "supermarket-10-yuan",
+         *       "status": "issued",
+         *       "title": {
+         *         "en": "10-yuan supermarket voucher",
+         *         "zh": "超市 10 元购物券"
+         *       },
+         *       "voucher_code": "841BJYXJK4FR29HECGGTX808QA"
+         *     }
+         * @example {
+         *       "cash_cents": 1500,
+         *       "client_secret": "pi_3QfK2mLwj8Xr4NzA0c1T9bYe_secret_Hn2pV7sQk4WdZ0aLm9Rt",
+         *       "closed_at": null,
+         *       "created_at": "2026-12-01T03:10:00Z",
+         *       "expires_at": "2026-12-01T03:40:00Z",
+         *       "id": "01a22f94-a340-73ea-8df5-419fcbd1f6b9",
+         *       "issued_at": null,
+         *       "merchant": "tongli-barber",
+         *       "payment_intent_id": "pi_3QfK2mLwj8Xr4NzA0c1T9bYe",
+         *       "points": 40,
+         *       "qr_payload": null,
+         *       "reward": "community-haircut",
+         *       "status": "awaiting_payment",
+         *       "title": {
+         *         "en": "Community haircut",
+         *         "zh": "社区爱心理发"
+         *       },
+         *       "voucher_code": null
+         *     }
          */
         RedemptionOut: {
             /** Cash Cents */
             cash_cents: number;
             /** Client Secret */
             client_secret?: string | null;
-            /** Closed At */
+            /**
+             * Closed At
+             * @description When it was used, cancelled or expired.
+             */
             closed_at: string | null;
             /**
              * Created At
@@ -3524,7 +5287,10 @@ export interface components {
             payment_intent_id?: string | null;
             /** Points */
             points: number;
-            /** Qr Payload */
+            /**
+             * Qr Payload
+             * @description `wjv1:` and the code, to draw as a QR; while `issued`.
+             */
             qr_payload: string | null;
             /** Reward */
             reward: string;
@@ -3534,22 +5300,48 @@ export interface components {
              */
             status: "awaiting_payment" | "issued" | "used" | "cancelled" | "expired" | "payment_failed";
             title: components["schemas"]["LocalisedOut"];
-            /** Voucher Code */
+            /**
+             * Voucher Code
+             * @description 26 characters; while `issued` or `used`.
+             */
             voucher_code: string | null;
         };
-        /** RedemptionPage */
+        /**
+         * RedemptionPage
+         * @description The resident's vouchers and redemptions, newest first.
+         */
         RedemptionPage: {
             /** Items */
             items: components["schemas"]["RedemptionOut"][];
-            /** Next Cursor */
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
+             */
             next_cursor: string | null;
         };
         /** ReportLostIn */
         ReportLostIn: {
-            /** Card Id */
+            /**
+             * Card Id
+             * @description One of the resident's cards; the active one when left out.
+             * @example 019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f
+             */
             card_id?: string | null;
         };
-        /** ReportRow */
+        /**
+         * ReportRow
+         * @description Points issued, reversed and redeemed on one local day, in one category and community.
+         *     `category` is `other` and `community` `unknown` for points no award explains.
+         * @example {
+         *       "category": "green",
+         *       "community": "songling",
+         *       "day": "2026-11-24",
+         *       "issued": 1280,
+         *       "redeemed": 350,
+         *       "reversed": 0
+         *     }
+         */
         ReportRow: {
             /** Category */
             category: string;
@@ -3576,7 +5368,14 @@ export interface components {
              */
             reversed: number;
         };
-        /** ReportTotals */
+        /**
+         * ReportTotals
+         * @example {
+         *       "issued": 2385,
+         *       "redeemed": 550,
+         *       "reversed": 20
+         *     }
+         */
         ReportTotals: {
             /**
              * Issued
@@ -3594,9 +5393,26 @@ export interface components {
              */
             reversed: number;
         };
-        /** ResidentProfile */
+        /**
+         * ResidentProfile
+         * @description The resident's account as the app and counter clerks see it: personal data masked.
+         * @example {
+         *       "assurance": "real_name",
+         *       "created_at": "2024-11-02T06:15:44Z",
+         *       "has_password": true,
+         *       "id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+         *       "id_number": "3205**********1234",
+         *       "language": "zh",
+         *       "name": "张*",
+         *       "phone": "138****5678",
+         *       "real_name_verified_at": "2025-03-14T02:31:07Z"
+         *     }
+         */
         ResidentProfile: {
-            /** Assurance */
+            /**
+             * Assurance
+             * @description How sure we are who the resident is: `phone` (L1), `real_name` (L2, name and ID number verified), `in_person` (L3, ID card seen at a counter).
+             */
             assurance: string;
             /**
              * Created At
@@ -3610,42 +5426,170 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /** Id Number */
+            /**
+             * Id Number
+             * @description Masked: `3205**********1234`; null until verified.
+             */
             id_number: string | null;
-            /** Language */
+            /**
+             * Language
+             * @description Of texts and notices: `zh` or `en`.
+             */
             language: string;
-            /** Name */
+            /**
+             * Name
+             * @description Masked, family name kept (`张*`); null until verified.
+             */
             name: string | null;
-            /** Phone */
+            /**
+             * Phone
+             * @description Masked: `138****5678`.
+             */
             phone: string;
             /** Real Name Verified At */
             real_name_verified_at: string | null;
         };
-        /** ReversalIn */
+        /**
+         * ReversalIn
+         * @example {
+         *       "points": 20,
+         *       "reason": "同一次助老服务重复录入"
+         *     }
+         */
         ReversalIn: {
-            /** Points */
+            /**
+             * Points
+             * @description How many to take back; absent: all of the award.
+             */
             points?: number | null;
             /** Reason */
             reason: string;
         };
-        /** RewardCard */
+        /**
+         * RewardCard
+         * @example {
+         *       "cash_cents": 0,
+         *       "code": "tote-bag",
+         *       "points_cost": 60,
+         *       "qr": {
+         *         "payload": "wujiang://rewards/tote-bag?from=tv",
+         *         "svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 148 148\" class=\"segno\"><path transform=\"scale(4)\" class=\"qrline\" stroke=\"#1f2933\" d=\"M4 4.5h7m2 0…\"/></svg>"
+         *       },
+         *       "title": "环保帆布袋"
+         *     }
+         */
         RewardCard: {
-            /** Cash Cents */
+            /**
+             * Cash Cents
+             * @description A cash part in fen, paid in the app.
+             */
             cash_cents: number;
             /** Code */
             code: string;
             /** Points Cost */
             points_cost: number;
+            /** @description Redeem it in the app. */
             qr: components["schemas"]["Qr"];
             /** Title */
             title: string;
         };
-        /** RewardList */
+        /**
+         * RewardIn
+         * @description One reward of the catalogue. `stock` is the number of units on offer at the start.
+         * @example {
+         *       "active": true,
+         *       "cash_cents": 0,
+         *       "code": "supermarket-10-yuan",
+         *       "description": {
+         *         "en": "10 yuan off a purchase of 50 yuan or more at the Songling community supermarket.",
+         *         "zh": "在松陵社区惠民超市单笔消费满 50 元可用,每张抵扣 10 元。"
+         *       },
+         *       "kind": "voucher",
+         *       "merchant": "songling-mart",
+         *       "per_resident_limit": 2,
+         *       "points_cost": 100,
+         *       "stock": 500,
+         *       "title": {
+         *         "en": "10-yuan supermarket voucher",
+         *         "zh": "超市 10 元购物券"
+         *       },
+         *       "valid_from": "2026-10-08T09:00:00+08:00",
+         *       "valid_until": "2027-01-01T00:00:00+08:00",
+         *       "voucher_valid_days": 30
+         *     }
+         */
+        RewardIn: {
+            /**
+             * Active
+             * @default true
+             */
+            active: boolean;
+            /**
+             * Cash Cents
+             * @default 0
+             */
+            cash_cents: number;
+            /** Code */
+            code: string;
+            description: components["schemas"]["Text"];
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "gift" | "voucher" | "service";
+            /** Merchant */
+            merchant: string;
+            /** Per Resident Limit */
+            per_resident_limit?: number | null;
+            /** Points Cost */
+            points_cost: number;
+            /** Stock */
+            stock: number;
+            title: components["schemas"]["Title"];
+            /** Valid From */
+            valid_from?: string | null;
+            /** Valid Until */
+            valid_until?: string | null;
+            /**
+             * Voucher Valid Days
+             * @default 30
+             */
+            voucher_valid_days: number;
+        };
+        /**
+         * RewardList
+         * @description Rewards just added by staff.
+         */
         RewardList: {
             /** Rewards */
             rewards: components["schemas"]["RewardOut"][];
         };
-        /** RewardOut */
+        /**
+         * RewardOut
+         * @description A reward as the catalogue shows it; `cash_cents` is the cash part in fen (分).
+         * @example {
+         *       "active": true,
+         *       "cash_cents": 0,
+         *       "code": "supermarket-10-yuan",
+         *       "description": {
+         *         "en": "10 yuan off a purchase of 50 yuan or more at the Songling community supermarket.",
+         *         "zh": "在松陵社区惠民超市单笔消费满 50 元可用,每张抵扣 10 元。"
+         *       },
+         *       "kind": "voucher",
+         *       "merchant": "songling-mart",
+         *       "per_resident_limit": 2,
+         *       "points_cost": 100,
+         *       "stock_left": 423,
+         *       "stock_total": 500,
+         *       "title": {
+         *         "en": "10-yuan supermarket voucher",
+         *         "zh": "超市 10 元购物券"
+         *       },
+         *       "valid_from": "2026-10-08T01:00:00Z",
+         *       "valid_until": "2026-12-31T16:00:00Z",
+         *       "voucher_valid_days": 30
+         *     }
+         */
         RewardOut: {
             /** Active */
             active: boolean;
@@ -3678,8 +5622,26 @@ export interface components {
             voucher_valid_days: number;
         };
         /**
+         * RewardPage
+         * @description The catalogue, by reward code.
+         */
+        RewardPage: {
+            /** Items */
+            items: components["schemas"]["RewardOut"][];
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
+             */
+            next_cursor: string | null;
+        };
+        /**
          * RewardPatch
          * @description What staff change on a live reward: more stock, or switch it on or off.
+         * @example {
+         *       "active": true,
+         *       "restock": 200
+         *     }
          */
         RewardPatch: {
             /** Active */
@@ -3687,7 +5649,16 @@ export interface components {
             /** Restock */
             restock?: number | null;
         };
-        /** RewardRef */
+        /**
+         * RewardRef
+         * @example {
+         *       "id": "01a11906-3680-7371-b270-8bbd8a1303aa",
+         *       "title": {
+         *         "en": "10-yuan supermarket voucher",
+         *         "zh": "超市 10 元购物券"
+         *       }
+         *     }
+         */
         RewardRef: {
             /**
              * Id
@@ -3696,32 +5667,116 @@ export interface components {
             id: string;
             title: components["schemas"]["LocalisedOut"];
         };
-        /** RewardsScreen */
+        /**
+         * RewardsIn
+         * @description A catalogue file: `rewards:` and a list of rewards.
+         * @example {
+         *       "rewards": [
+         *         {
+         *           "code": "eco-tote-bag",
+         *           "description": {
+         *             "en": "One canvas shopping bag printed with Green Wujiang, collected in the shop.",
+         *             "zh": "印有“绿色吴江”字样的帆布购物袋一个,到店领取。"
+         *           },
+         *           "kind": "gift",
+         *           "merchant": "songling-mart",
+         *           "points_cost": 50,
+         *           "stock": 1000,
+         *           "title": {
+         *             "en": "Canvas tote bag",
+         *             "zh": "环保帆布袋"
+         *           }
+         *         },
+         *         {
+         *           "cash_cents": 1500,
+         *           "code": "community-haircut",
+         *           "description": {
+         *             "en": "One haircut at the Tongli community barber's, points plus 15 yuan.",
+         *             "zh": "同里社区理发室理发一次,积分加 15 元现金。"
+         *           },
+         *           "kind": "service",
+         *           "merchant": "tongli-barber",
+         *           "per_resident_limit": 1,
+         *           "points_cost": 40,
+         *           "stock": 120,
+         *           "title": {
+         *             "en": "Community haircut",
+         *             "zh": "社区爱心理发"
+         *           },
+         *           "voucher_valid_days": 14
+         *         }
+         *       ]
+         *     }
+         */
+        RewardsIn: {
+            /** Rewards */
+            rewards: components["schemas"]["RewardIn"][];
+        };
+        /**
+         * RewardsScreen
+         * @description Six rewards a screen, each with the QR code that redeems it in the app.
+         * @example {
+         *       "items": [
+         *         {
+         *           "cash_cents": 0,
+         *           "code": "tote-bag",
+         *           "points_cost": 60,
+         *           "qr": {
+         *             "payload": "wujiang://rewards/tote-bag?from=tv",
+         *             "svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 148 148\" class=\"segno\"><path transform=\"scale(4)\" class=\"qrline\" stroke=\"#1f2933\" d=\"M4 4.5h7m2 0…\"/></svg>"
+         *           },
+         *           "title": "环保帆布袋"
+         *         },
+         *         {
+         *           "cash_cents": 1990,
+         *           "code": "cinema-ticket",
+         *           "points_cost": 300,
+         *           "qr": {
+         *             "payload": "wujiang://rewards/cinema-ticket?from=tv",
+         *             "svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 148 148\" class=\"segno\"><path transform=\"scale(4)\" class=\"qrline\" stroke=\"#1f2933\" d=\"M4 4.5h7m1 0…\"/></svg>"
+         *           },
+         *           "title": "吴江影城电影票"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         RewardsScreen: {
-            /** Has Next */
-            has_next: boolean;
             /** Items */
             items: components["schemas"]["RewardCard"][];
-            /** Page */
-            page: number;
             /**
-             * Page Size
-             * @default 6
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
              */
-            page_size: number;
-            /** Pages */
-            pages?: number | null;
+            next_cursor: string | null;
         };
-        /** RoleCheck */
+        /**
+         * RoleCheck
+         * @example {
+         *       "allowed": true,
+         *       "community": "songling",
+         *       "role": "awarder"
+         *     }
+         */
         RoleCheck: {
-            /** Allowed */
+            /**
+             * Allowed
+             * @description Always `true`: a refusal is `403 insufficient-role`.
+             */
             allowed: boolean;
             /** Community */
             community: string;
             /** Role */
             role: string;
         };
-        /** SessionIn */
+        /**
+         * SessionIn
+         * @example {
+         *       "chip_uid": "04A2B3C4D5E680",
+         *       "pin": "385917"
+         *     }
+         */
         SessionIn: {
             /**
              * Chip Uid
@@ -3734,13 +5789,32 @@ export interface components {
              */
             pin: string;
         };
-        /** SessionOut */
+        /**
+         * SessionOut
+         * @description One signed-in device or channel.
+         * @example {
+         *       "assurance": "real_name",
+         *       "channel": "app",
+         *       "client_id": "wujiang-app",
+         *       "created_at": "2025-03-14T01:26:53Z",
+         *       "device_name": "华为 Mate 60 Pro",
+         *       "expires_at": "2025-04-13T01:26:53Z",
+         *       "id": "0193b7e4-2a51-7c08-b3d6-91f0e5a7c2d4",
+         *       "last_used_at": "2025-03-20T11:02:19Z"
+         *     }
+         */
         SessionOut: {
             /** Assurance */
             assurance: string;
-            /** Channel */
+            /**
+             * Channel
+             * @description `app`, `tv`, `partner` or `staff`.
+             */
             channel: string;
-            /** Client Id */
+            /**
+             * Client Id
+             * @description `wujiang-app`, `wujiang-tv`, `wujiang-staff`, or a partner's client id.
+             */
             client_id: string;
             /**
              * Created At
@@ -3765,21 +5839,59 @@ export interface components {
              */
             last_used_at: string;
         };
-        /** SignedOut */
+        /**
+         * SessionPage
+         * @description Devices signed in, most recently used first.
+         */
+        SessionPage: {
+            /** Items */
+            items: components["schemas"]["SessionOut"][];
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * SignedOut
+         * @example {
+         *       "sessions_ended": 3
+         *     }
+         */
         SignedOut: {
             /** Sessions Ended */
             sessions_ended: number;
         };
-        /** SmsSignIn */
+        /**
+         * SmsSignIn
+         * @example {
+         *       "code": "372914",
+         *       "device_name": "华为 Mate 60 Pro",
+         *       "phone": "13800138000"
+         *     }
+         */
         SmsSignIn: {
-            /** Code */
+            /**
+             * Code
+             * @description The 6 digits texted.
+             */
             code: string;
-            /** Device Name */
+            /**
+             * Device Name
+             * @description How the resident's session list will name this device.
+             */
             device_name?: string | null;
-            /** Phone */
+            /**
+             * Phone
+             * @description A mainland mobile number: 11 digits, optionally with +86, spaces or hyphens.
+             */
             phone: string;
         };
-        /** Speech */
+        /**
+         * Speech
+         * @description A sentence or two of Chinese for the call centre's text-to-speech, read out as it is.
+         */
         Speech: {
             /**
              * Speech
@@ -3787,7 +5899,29 @@ export interface components {
              */
             speech: string;
         };
-        /** StaffMe */
+        /**
+         * StaffMe
+         * @example {
+         *       "created_at": "2024-09-18T01:30:00Z",
+         *       "display_name": "李伟",
+         *       "grants": [
+         *         {
+         *           "community": "songling",
+         *           "role": "approver"
+         *         },
+         *         {
+         *           "community": "songling",
+         *           "role": "awarder"
+         *         },
+         *         {
+         *           "community": "tongli",
+         *           "role": "counter_clerk"
+         *         }
+         *       ],
+         *       "id": "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f506",
+         *       "username": "li.wei"
+         *     }
+         */
         StaffMe: {
             /**
              * Created At
@@ -3811,7 +5945,15 @@ export interface components {
          * @enum {string}
          */
         StaffRole: "awarder" | "approver" | "merchant_cashier" | "counter_clerk" | "admin";
-        /** StaffSignIn */
+        /**
+         * StaffSignIn
+         * @example {
+         *       "device_name": "松陵街道社区服务中心 2号窗口",
+         *       "password": "songling-desk-7",
+         *       "totp_code": "493027",
+         *       "username": "li.wei"
+         *     }
+         */
         StaffSignIn: {
             /** Device Name */
             device_name?: string | null;
@@ -3819,16 +5961,20 @@ export interface components {
             password: string;
             /**
              * Totp Code
-             * @example 123456
+             * @description The 6 digits of the authenticator app.
              */
             totp_code: string;
-            /**
-             * Username
-             * @example li.wei
-             */
+            /** Username */
             username: string;
         };
-        /** StatusIn */
+        /**
+         * StatusIn
+         * @example {
+         *       "agent": "A2051",
+         *       "note": "已派单至松陵街道城市管理办公室",
+         *       "status": "in_progress"
+         *     }
+         */
         StatusIn: {
             /**
              * Agent
@@ -3839,9 +5985,22 @@ export interface components {
             note?: string | null;
             status: components["schemas"]["TicketStatus"];
         };
+        /** Text */
+        Text: {
+            /** En */
+            en: string;
+            /** Zh */
+            zh: string;
+        };
         /**
          * TicketBrief
          * @description What an agent sees of a caller's unfinished tickets.
+         * @example {
+         *       "created_at": "2026-12-07T06:48:31.250000Z",
+         *       "kind": "consultation",
+         *       "number": "WJ20261207-000118",
+         *       "status": "open"
+         *     }
          */
         TicketBrief: {
             /**
@@ -3854,15 +6013,28 @@ export interface components {
             number: string;
             status: components["schemas"]["TicketStatus"];
         };
-        /** TicketEventOut */
+        /**
+         * TicketEventOut
+         * @example {
+         *       "actor": "agent:A2051",
+         *       "at": "2026-12-05T02:10:44.019000Z",
+         *       "from_status": "open",
+         *       "note": "已派单至松陵街道城市管理办公室",
+         *       "to_status": "in_progress"
+         *     }
+         */
         TicketEventOut: {
-            /** Actor */
+            /**
+             * Actor
+             * @description `agent:<agent id>` (never a name).
+             */
             actor: string;
             /**
              * At
              * Format: date-time
              */
             at: string;
+            /** @description Null for the ticket's filing. */
             from_status: components["schemas"]["TicketStatus"] | null;
             /** Note */
             note: string | null;
@@ -3872,6 +6044,13 @@ export interface components {
          * TicketIn
          * @description A ticket the agent files: linked to `resident_id`, or to the resident whose mobile number
          *     is `caller_number` (unlinked if none has it), or to nobody.
+         * @example {
+         *       "agent": "A1023",
+         *       "body": "来电人反映松陵街道中山南路与鲈乡南路交叉口附近路灯连续三晚不亮，夜间行人通行不便，希望尽快维修。",
+         *       "caller_number": "13800005678",
+         *       "kind": "report",
+         *       "subject": "中山南路路灯不亮"
+         *     }
          */
         TicketIn: {
             /**
@@ -3894,7 +6073,55 @@ export interface components {
          * @enum {string}
          */
         TicketKind: "consultation" | "complaint" | "suggestion" | "report";
-        /** TicketOut */
+        /**
+         * TicketOut
+         * @example {
+         *       "body": "来电人反映松陵街道中山南路与鲈乡南路交叉口附近路灯连续三晚不亮，夜间行人通行不便，希望尽快维修。",
+         *       "channel": "hotline",
+         *       "closed_at": "2026-12-07T01:05:03.118000Z",
+         *       "created_at": "2026-12-05T01:35:12.604000Z",
+         *       "created_by": "agent:A1023",
+         *       "events": [
+         *         {
+         *           "actor": "agent:A1023",
+         *           "at": "2026-12-05T01:35:12.604000Z",
+         *           "from_status": null,
+         *           "note": null,
+         *           "to_status": "open"
+         *         },
+         *         {
+         *           "actor": "agent:A2051",
+         *           "at": "2026-12-05T02:10:44.019000Z",
+         *           "from_status": "open",
+         *           "note": "已派单至松陵街道城市管理办公室",
+         *           "to_status": "in_progress"
+         *         },
+         *         {
+         *           "actor": "agent:A2051",
+         *           "at": "2026-12-06T08:30:15.772000Z",
+         *           "from_status": "in_progress",
+         *           "note": "路灯线路已维修，现场确认恢复照明",
+         *           "to_status": "resolved"
+         *         },
+         *         {
+         *           "actor": "agent:A1023",
+         *           "at": "2026-12-07T01:05:03.118000Z",
+         *           "from_status": "resolved",
+         *           "note": "已回访来电人，确认问题解决",
+         *           "to_status": "closed"
+         *         }
+         *       ],
+         *       "id": "01a243d7-4adc-7a42-9b53-0c1d2e3f4a5b",
+         *       "kind": "report",
+         *       "number": "WJ20261205-000042",
+         *       "rated_at": "2026-12-07T01:06:20.550000Z",
+         *       "rating": 5,
+         *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+         *       "status": "closed",
+         *       "subject": "中山南路路灯不亮",
+         *       "updated_at": "2026-12-07T01:05:03.118000Z"
+         *     }
+         */
         TicketOut: {
             /** Body */
             body: string;
@@ -3907,10 +6134,14 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
-            /** Created By */
+            /**
+             * Created By
+             * @description `agent:<agent id>`.
+             */
             created_by: string;
             /**
              * Events
+             * @description The status history, oldest first: filled when one ticket is read, empty in lists.
              * @default []
              */
             events: components["schemas"]["TicketEventOut"][];
@@ -3922,14 +6153,21 @@ export interface components {
             kind: components["schemas"]["TicketKind"];
             /**
              * Number
-             * @example WJ20261125-000042
+             * @description `WJ` + local date + a sequence of the day: what the agent reads out.
+             * @example WJ20261205-000042
              */
             number: string;
             /** Rated At */
             rated_at: string | null;
-            /** Rating */
+            /**
+             * Rating
+             * @description The caller's satisfaction, 1 to 5, once closed.
+             */
             rating: number | null;
-            /** Resident Id */
+            /**
+             * Resident Id
+             * @description Null for a caller we could not link.
+             */
             resident_id: string | null;
             status: components["schemas"]["TicketStatus"];
             /** Subject */
@@ -3940,11 +6178,18 @@ export interface components {
              */
             updated_at: string;
         };
-        /** TicketPage */
+        /**
+         * TicketPage
+         * @description The resident's tickets, newest first.
+         */
         TicketPage: {
             /** Items */
             items: components["schemas"]["TicketOut"][];
-            /** Next Cursor */
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
+             */
             next_cursor: string | null;
         };
         /**
@@ -3955,32 +6200,137 @@ export interface components {
         /**
          * Tile
          * @description One button: `target` is the next screen's path, or `qr` opens the app on a phone.
+         * @example {
+         *       "key": "rewards",
+         *       "label": "兑换礼品",
+         *       "target": "/v1/tv/rewards"
+         *     }
          */
         Tile: {
-            /** Key */
+            /**
+             * Key
+             * @description Stable: clients may pick an icon by it.
+             */
             key: string;
             /** Label */
             label: string;
             qr?: components["schemas"]["Qr"] | null;
-            /** Target */
+            /**
+             * Target
+             * @description The next screen, under `/v1/tv`.
+             */
             target?: string | null;
         };
+        /** Title */
+        Title: {
+            /** En */
+            en: string;
+            /** Zh */
+            zh: string;
+        };
         /**
-         * TokenResponse
-         * @description RFC 6749 §5.1 token response, plus the session it belongs to.
+         * TokenGrantResponse
+         * @description RFC 6749 §5.1 successful token response of `/oauth2/token`, for every grant type
+         *     (examples: a partner's `authorization_code`; a TV box's device grant, as the `refresh_token`
+         *     grant answers too; `client_credentials`). Always sent with `Cache-Control: no-store`.
+         * @example {
+         *       "access_token": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIwMTkzYTFi….kYF3r0…",
+         *       "expires_in": 600,
+         *       "id_token": "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2lk….Xk2w9q…",
+         *       "refresh_token": "DAFVLnKSyj7RtN3KhKtWyAu4Z-W9h-X0TBxHi4olekw",
+         *       "scope": "openid profile phone offline_access",
+         *       "token_type": "Bearer"
+         *     }
+         * @example {
+         *       "access_token": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIwMTkzYTFi….kYF3r0…",
+         *       "expires_in": 600,
+         *       "refresh_token": "DAFVLnKSyj7RtN3KhKtWyAu4Z-W9h-X0TBxHi4olekw",
+         *       "scope": "points:read",
+         *       "session_id": "0193b7e4-2a51-7c08-b3d6-91f0e5a7c2d4",
+         *       "token_type": "Bearer"
+         *     }
+         * @example {
+         *       "access_token": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIwMTkzYTFi….kYF3r0…",
+         *       "expires_in": 600,
+         *       "scope": "feed:garbage-sorting",
+         *       "token_type": "Bearer"
+         *     }
          */
-        TokenResponse: {
-            /** Access Token */
+        TokenGrantResponse: {
+            /**
+             * Access Token
+             * @description ES256 JWT (`typ` `at+jwt`); send as `Authorization: Bearer`.
+             */
             access_token: string;
-            /** Expires In */
+            /**
+             * Expires In
+             * @description Seconds the access token is valid.
+             */
             expires_in: number;
-            /** Refresh Token */
-            refresh_token: string;
-            /** Scope */
+            /**
+             * Id Token
+             * @description OpenID Connect ID token (ES256, 10 minutes, pairwise `sub`, `nonce` as sent to /oauth2/authorize): `authorization_code` with `openid` only.
+             */
+            id_token?: string;
+            /**
+             * Refresh Token
+             * @description Rotates on every use: store the new one each time. Sent by the `refresh_token` and device grants, and by `authorization_code` when the scope has `offline_access`; never by `client_credentials` (authenticate again).
+             */
+            refresh_token?: string;
+            /**
+             * Scope
+             * @description Space-separated scopes granted.
+             */
             scope: string;
             /**
              * Session Id
              * Format: uuid
+             * @description The sign-in session the tokens belong to: sent by the `refresh_token` and device grants.
+             */
+            session_id?: string;
+            /**
+             * Token Type
+             * @constant
+             */
+            token_type: "Bearer";
+        };
+        /**
+         * TokenResponse
+         * @description RFC 6749 §5.1 token response, plus the session it belongs to.
+         * @example {
+         *       "access_token": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIwMTkzYTFi….kYF3r0…",
+         *       "expires_in": 600,
+         *       "refresh_token": "DAFVLnKSyj7RtN3KhKtWyAu4Z-W9h-X0TBxHi4olekw",
+         *       "scope": "profile sessions points:read",
+         *       "session_id": "0193b7e4-2a51-7c08-b3d6-91f0e5a7c2d4",
+         *       "token_type": "Bearer"
+         *     }
+         */
+        TokenResponse: {
+            /**
+             * Access Token
+             * @description ES256 JWT; send as `Authorization: Bearer`.
+             */
+            access_token: string;
+            /**
+             * Expires In
+             * @description Seconds the access token is valid.
+             */
+            expires_in: number;
+            /**
+             * Refresh Token
+             * @description Opaque; rotates on every use (`grant_type=refresh_token` at `/oauth2/token`). A refresh token used twice ends the session.
+             */
+            refresh_token: string;
+            /**
+             * Scope
+             * @description Space-separated scopes of the access token.
+             */
+            scope: string;
+            /**
+             * Session Id
+             * Format: uuid
+             * @description The sign-in session, as listed in my sessions.
              */
             session_id: string;
             /**
@@ -3993,6 +6343,12 @@ export interface components {
          * TvBoxOut
          * @description A TV box paired with the resident's account (a live session of channel `tv`). Its last
          *     use is when it last renewed its token, so within an access token's lifetime.
+         * @example {
+         *       "device_name": "TV box",
+         *       "id": "01a1017e-0b00-7e57-8f68-5a6b7c8d9eaf",
+         *       "last_used_at": "2026-12-07T13:40:00.552000Z",
+         *       "paired_at": "2026-10-03T11:20:00.214000Z"
+         *     }
          */
         TvBoxOut: {
             /** Device Name */
@@ -4000,6 +6356,7 @@ export interface components {
             /**
              * Id
              * Format: uuid
+             * @description The box's session: unpair it with this id.
              */
             id: string;
             /**
@@ -4013,25 +6370,112 @@ export interface components {
              */
             paired_at: string;
         };
+        /**
+         * TvBoxPage
+         * @description Paired TV boxes, most recently used first.
+         */
+        TvBoxPage: {
+            /** Items */
+            items: components["schemas"]["TvBoxOut"][];
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page; null on the last page.
+             * @example aDEyMzQ
+             */
+            next_cursor: string | null;
+        };
         /** UnreadCount */
         UnreadCount: {
-            /** Unread */
+            /**
+             * Unread
+             * @description The badge on the bell.
+             * @example 3
+             */
             unread: number;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
+        /**
+         * UserInfo
+         * @description OpenID Connect Core §5.3 UserInfo: the claims the token's scopes allow, unmasked (the
+         *     resident consented to each; examples: `openid profile phone`, `openid real_name` after a
+         *     counter check, `openid`). Claims without a value are left out, never `null`.
+         * @example {
+         *       "locale": "zh",
+         *       "name": "张三",
+         *       "phone_number": "+8613800138000",
+         *       "phone_number_verified": true,
+         *       "sub": "Zjvgb_MQts3X0uQBJeVXh0JIwT1MY9yz8g94qF0TySI"
+         *     }
+         * @example {
+         *       "acr": "in_person",
+         *       "id_number": "11010519491231002X",
+         *       "name": "张三",
+         *       "real_name_verified": true,
+         *       "sub": "Zjvgb_MQts3X0uQBJeVXh0JIwT1MY9yz8g94qF0TySI"
+         *     }
+         * @example {
+         *       "sub": "Zjvgb_MQts3X0uQBJeVXh0JIwT1MY9yz8g94qF0TySI"
+         *     }
+         */
+        UserInfo: {
+            /**
+             * Acr
+             * @description `real_name`: `phone`, `real_name` or `in_person`.
+             */
+            acr?: string;
+            /**
+             * Id Number
+             * @description `real_name`: the resident ID number, when verified.
+             */
+            id_number?: string;
+            /**
+             * Locale
+             * @description `profile`: `zh` or `en`.
+             */
+            locale?: string;
+            /**
+             * Name
+             * @description `profile` or `real_name`: only once the real name is verified.
+             */
+            name?: string;
+            /**
+             * Phone Number
+             * @description `phone`: E.164, `+86…`.
+             */
+            phone_number?: string;
+            /** Phone Number Verified */
+            phone_number_verified?: boolean;
+            /**
+             * Real Name Verified
+             * @description `real_name`.
+             */
+            real_name_verified?: boolean;
+            /**
+             * Sub
+             * @description Pairwise: this partner's own id for the resident.
+             */
+            sub: string;
         };
-        /** VoucherCodeIn */
+        /**
+         * ValidationProblem
+         * @description A `validation-error` problem: where the input broke a rule and why. The input itself is never echoed (it may be personal data).
+         */
+        ValidationProblem: {
+            errors: {
+                /** @description e.g. `body.points` */
+                field: string;
+                message: string;
+                /** @description The rule, e.g. `missing`. */
+                type: string;
+            }[];
+        } & components["schemas"]["Problem"];
+        /**
+         * VoucherCodeIn
+         * @description The voucher's code as scanned (`wjv1:` and the code) or typed: case, spaces and dashes
+         *     do not matter, and O, I and L are read as 0, 1 and 1.
+         * @example {
+         *       "code": "wjv1:841BJYXJK4FR29HECGGTX808QA"
+         *     }
+         */
         VoucherCodeIn: {
             /**
              * Code
@@ -4043,6 +6487,21 @@ export interface components {
          * VoucherView
          * @description What a cashier sees of a voucher: what it is for and whether it can be used now —
          *     never who holds it.
+         * @example {
+         *       "cash_cents": 0,
+         *       "expires_at": "2026-12-31T02:00:00Z",
+         *       "merchant": "songling-mart",
+         *       "points": 100,
+         *       "redemption_id": "01a22f54-8d00-786a-9b27-e326df4fd5b4",
+         *       "reward": "supermarket-10-yuan",
+         *       "status": "issued",
+         *       "title": {
+         *         "en": "10-yuan supermarket voucher",
+         *         "zh": "超市 10 元购物券"
+         *       },
+         *       "usable": true,
+         *       "used_at": null
+         *     }
          */
         VoucherView: {
             /** Cash Cents */
@@ -4074,9 +6533,18 @@ export interface components {
             /** Used At */
             used_at: string | null;
         };
-        /** WebhookAck */
+        /**
+         * WebhookAck
+         * @example {
+         *       "outcome": "issued",
+         *       "received": true
+         *     }
+         */
         WebhookAck: {
-            /** Outcome */
+            /**
+             * Outcome
+             * @description What the event did: `issued` (the voucher), `released` (points and stock given back), `duplicate` (an event id seen before), `unchanged` (the redemption had moved on), `ignored` (an event type or payment this API does not act on).
+             */
             outcome: string;
             /** Received */
             received: boolean;
@@ -4090,7 +6558,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    jwks__well_known_jwks_json_get: {
+    jwks: {
         parameters: {
             query?: never;
             header?: never;
@@ -4099,20 +6567,33 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Cacheable for 5 minutes (`Cache-Control: public, max-age=300`). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "alg": "ES256",
+                     *           "crv": "P-256",
+                     *           "kid": "0193a0fe-4b2c-7d1e-9f3a-5b6c7d8e9f01",
+                     *           "kty": "EC",
+                     *           "use": "sig",
+                     *           "x": "uX5pPgL4ULMMNN1nNxxwH3uK-Ywc3Rlo4bof9eTF6Ho",
+                     *           "y": "XJu0WMUSMLPzkexEMoh4_bEMj6hBHRpeCQ9_dX_HVTI"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["JwkSet"];
                 };
             };
         };
     };
-    discovery__well_known_openid_configuration_get: {
+    discovery: {
         parameters: {
             query?: never;
             header?: never;
@@ -4121,195 +6602,153 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Cacheable for 5 minutes (`Cache-Control: public, max-age=300`). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    /**
+                     * @example {
+                     *       "acr_values_supported": [
+                     *         "phone",
+                     *         "real_name",
+                     *         "in_person"
+                     *       ],
+                     *       "authorization_endpoint": "https://id.wujiang.gov.cn/oauth2/authorize",
+                     *       "authorization_response_iss_parameter_supported": true,
+                     *       "claims_parameter_supported": false,
+                     *       "claims_supported": [
+                     *         "sub",
+                     *         "iss",
+                     *         "aud",
+                     *         "exp",
+                     *         "iat",
+                     *         "auth_time",
+                     *         "nonce",
+                     *         "acr",
+                     *         "amr",
+                     *         "at_hash",
+                     *         "sid",
+                     *         "name",
+                     *         "locale",
+                     *         "phone_number",
+                     *         "phone_number_verified",
+                     *         "id_number",
+                     *         "real_name_verified"
+                     *       ],
+                     *       "code_challenge_methods_supported": [
+                     *         "S256"
+                     *       ],
+                     *       "device_authorization_endpoint": "https://id.wujiang.gov.cn/oauth2/device_authorization",
+                     *       "end_session_endpoint": "https://id.wujiang.gov.cn/oauth2/logout",
+                     *       "grant_types_supported": [
+                     *         "authorization_code",
+                     *         "refresh_token",
+                     *         "urn:ietf:params:oauth:grant-type:device_code",
+                     *         "client_credentials"
+                     *       ],
+                     *       "id_token_signing_alg_values_supported": [
+                     *         "ES256"
+                     *       ],
+                     *       "introspection_endpoint": "https://id.wujiang.gov.cn/oauth2/introspect",
+                     *       "introspection_endpoint_auth_methods_supported": [
+                     *         "client_secret_basic",
+                     *         "private_key_jwt",
+                     *         "none"
+                     *       ],
+                     *       "introspection_endpoint_auth_signing_alg_values_supported": [
+                     *         "ES256",
+                     *         "ES384",
+                     *         "ES512",
+                     *         "RS256",
+                     *         "RS384",
+                     *         "RS512",
+                     *         "PS256"
+                     *       ],
+                     *       "issuer": "https://id.wujiang.gov.cn",
+                     *       "jwks_uri": "https://id.wujiang.gov.cn/.well-known/jwks.json",
+                     *       "request_parameter_supported": false,
+                     *       "response_modes_supported": [
+                     *         "query"
+                     *       ],
+                     *       "response_types_supported": [
+                     *         "code"
+                     *       ],
+                     *       "revocation_endpoint": "https://id.wujiang.gov.cn/oauth2/revoke",
+                     *       "revocation_endpoint_auth_methods_supported": [
+                     *         "client_secret_basic",
+                     *         "private_key_jwt",
+                     *         "none"
+                     *       ],
+                     *       "revocation_endpoint_auth_signing_alg_values_supported": [
+                     *         "ES256",
+                     *         "ES384",
+                     *         "ES512",
+                     *         "RS256",
+                     *         "RS384",
+                     *         "RS512",
+                     *         "PS256"
+                     *       ],
+                     *       "scopes_supported": [
+                     *         "offline_access",
+                     *         "openid",
+                     *         "phone",
+                     *         "profile",
+                     *         "real_name"
+                     *       ],
+                     *       "subject_types_supported": [
+                     *         "pairwise"
+                     *       ],
+                     *       "token_endpoint": "https://id.wujiang.gov.cn/oauth2/token",
+                     *       "token_endpoint_auth_methods_supported": [
+                     *         "client_secret_basic",
+                     *         "private_key_jwt",
+                     *         "none"
+                     *       ],
+                     *       "token_endpoint_auth_signing_alg_values_supported": [
+                     *         "ES256",
+                     *         "ES384",
+                     *         "ES512",
+                     *         "RS256",
+                     *         "RS384",
+                     *         "RS512",
+                     *         "PS256"
+                     *       ],
+                     *       "userinfo_endpoint": "https://id.wujiang.gov.cn/oauth2/userinfo"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ProviderMetadata"];
                 };
             };
         };
     };
-    healthz_healthz_get: {
+    authorizationEndpoint: {
         parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        [key: string]: string;
-                    };
-                };
+            query: {
+                /** @description Only `code`. */
+                response_type: "code";
+                /** @description The partner's registered client id. */
+                client_id: string;
+                /** @description One of the client's registered redirect URIs, character for character. */
+                redirect_uri: string;
+                /** @description Space-separated; must include `openid`; among the client's registered scopes: `openid`, `profile`, `phone`, `real_name` (the resident must have verified their real name, or is asked to first), `offline_access` (a refresh token). */
+                scope: string;
+                /** @description Opaque; returned unchanged with the code or the error. Use it against CSRF. */
+                state?: string;
+                /** @description Opaque; copied into the ID token's `nonce` claim. */
+                nonce?: string;
+                /** @description PKCE (RFC 7636), required of every client: BASE64URL(SHA256(code_verifier)). */
+                code_challenge: string;
+                /** @description Only `S256`. */
+                code_challenge_method: "S256";
+                /** @description Space-separated among `login` (sign in again), `consent` (ask again), `none` (alone: no page at all; `login_required`, `interaction_required` or `consent_required` comes back instead) and `select_account` (accepted, no effect). */
+                prompt?: string;
+                /** @description Seconds since the resident last signed in on this browser beyond which they sign in again. */
+                max_age?: string;
+                /** @description Accepted; the pages are shown in Chinese and English. */
+                ui_locales?: string;
             };
-        };
-    };
-    authorization_endpoint_oauth2_authorize_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/html": string;
-                };
-            };
-        };
-    };
-    consent_page_oauth2_authorize_consent_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/html": string;
-                };
-            };
-        };
-    };
-    consent_answer_oauth2_authorize_consent_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/html": string;
-                };
-            };
-        };
-    };
-    login_page_oauth2_authorize_login_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/html": string;
-                };
-            };
-        };
-    };
-    qr_continue_oauth2_authorize_qr_continue_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/html": string;
-                };
-            };
-        };
-    };
-    qr_status_oauth2_authorize_qr__ticket__get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                ticket: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    sms_code_oauth2_authorize_sms_code_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/html": string;
-                };
-            };
-        };
-    };
-    sms_sign_in_oauth2_authorize_sms_sign_in_post: {
-        parameters: {
-            query?: never;
             header?: never;
             path?: never;
             cookie?: never;
@@ -4325,9 +6764,32 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Back to the partner's redirect URI with `code`, `state` and `iss` (or `error` and `error_description`). */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description On to the next page of the flow. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A page telling the resident the request cannot be trusted enough to send them back (unknown client, redirect URI not registered, malformed request). */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
         };
     };
-    device_authorization_oauth2_device_authorization_post: {
+    deviceAuthorization: {
         parameters: {
             query?: never;
             header?: never;
@@ -4336,91 +6798,61 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/x-www-form-urlencoded": components["schemas"]["Body_device_authorization_oauth2_device_authorization_post"];
+                "application/x-www-form-urlencoded": components["schemas"]["Body_deviceAuthorization"];
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description RFC 8628 §3.2; sent with `Cache-Control: no-store`. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "device_code": "NG0Bklk-c-iqzBPKHNIMwkGu3xAbvnMnQ2hT8sWd1fE",
+                     *       "expires_in": 600,
+                     *       "interval": 5,
+                     *       "user_code": "WDJB-MJHT",
+                     *       "verification_uri": "https://id.wujiang.gov.cn/device",
+                     *       "verification_uri_complete": "https://id.wujiang.gov.cn/device?user_code=WDJB-MJHT"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DeviceAuthorization"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description Bad Request: `invalid-request`, `invalid-device-scope` */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
-        };
-    };
-    introspect_oauth2_introspect_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
+            /** @description Unauthorized: `invalid-client` */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
-        };
-    };
-    end_session_oauth2_logout_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
+            /** @description Too Many Requests: `rate-limited` */
+            429: {
                 headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    revoke_oauth2_revoke_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-        };
-    };
-    token_oauth2_token_post: {
+    introspect: {
         parameters: {
             query?: never;
             header?: never;
@@ -4430,28 +6862,92 @@ export interface operations {
         requestBody: {
             content: {
                 "application/x-www-form-urlencoded": {
-                    /** @enum {string} */
-                    grant_type: "urn:ietf:params:oauth:grant-type:device_code" | "authorization_code" | "refresh_token" | "client_credentials";
-                } & {
-                    [key: string]: string;
+                    /**
+                     * Client Assertion
+                     * @description `private_key_jwt`: a JWT signed with a registered key, `iss` and `sub` the client_id, `aud` the token endpoint (or the issuer), `exp` at most 5 minutes ahead, a `jti` used once.
+                     */
+                    client_assertion?: string;
+                    /**
+                     * Client Assertion Type
+                     * @description `private_key_jwt` (RFC 7523).
+                     * @constant
+                     */
+                    client_assertion_type?: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+                    /**
+                     * Client Id
+                     * @description Public clients (the app, TV boxes, registered `none` clients): required. With HTTP Basic or an assertion it may be left out; if sent it must name the same client.
+                     */
+                    client_id?: string;
+                    /**
+                     * Token
+                     * @description An access token or a refresh token.
+                     */
+                    token: string;
+                    /**
+                     * Token Type Hint
+                     * @description Accepted and not needed: both kinds are looked up.
+                     * @enum {string}
+                     */
+                    token_type_hint?: "access_token" | "refresh_token";
                 };
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description RFC 7662 §2.2; sent with `Cache-Control: no-store`. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "active": true,
+                     *       "aud": "wujiang-partner",
+                     *       "client_id": "FKFALze_2aEwOBpIH0maTTrV",
+                     *       "exp": 1742470200,
+                     *       "iat": 1742469600,
+                     *       "iss": "https://id.wujiang.gov.cn",
+                     *       "jti": "0193b7f0-91c2-7e35-a8d4-6f1b2c3d4e5f",
+                     *       "scope": "openid profile phone",
+                     *       "sub": "Zjvgb_MQts3X0uQBJeVXh0JIwT1MY9yz8g94qF0TySI",
+                     *       "token_type": "Bearer"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["IntrospectionResponse"];
+                };
+            };
+            /** @description Bad Request: `invalid-request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Unauthorized: `invalid-client` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
         };
     };
-    userinfo_oauth2_userinfo_get: {
+    logout: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description An ID token we issued to the client (expired ones too): names the client whose `post_logout_redirect_uri` may be used. */
+                id_token_hint?: string;
+                /** @description Names the client when there is no `id_token_hint`; must match the hint's if both. */
+                client_id?: string;
+                /** @description Where to send the browser afterwards, if registered for the client; otherwise a signed-out page is shown. */
+                post_logout_redirect_uri?: string;
+                /** @description Opaque; added to `post_logout_redirect_uri` when the browser goes back. */
+                state?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4464,94 +6960,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/html": string;
                 };
             };
-        };
-    };
-    userinfo_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-        };
-    };
-    readyz_readyz_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            /** @description A dependency is down (problem+json, `checks` member). */
-            503: {
+            /** @description Back to the partner's redirect URI with `code`, `state` and `iss` (or `error` and `error_description`). */
+            302: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-        };
-    };
-    points_report_v1_admin_reports_points_get: {
-        parameters: {
-            query: {
-                /** @description First local day. */
-                from: string;
-                /** @description Last local day, inclusive. */
-                to: string;
-                format?: "json" | "csv";
+            /** @description On to the next page of the flow. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
+            /** @description A page telling the resident the request cannot be trusted enough to send them back (unknown client, redirect URI not registered, malformed request). */
+            "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PointsReport"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "text/html": string;
                 };
             };
         };
     };
-    add_rewards_v1_admin_rewards_post: {
+    revoke: {
         parameters: {
             query?: never;
             header?: never;
@@ -4560,7 +6997,403 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": unknown;
+                "application/x-www-form-urlencoded": {
+                    /**
+                     * Client Assertion
+                     * @description `private_key_jwt`: a JWT signed with a registered key, `iss` and `sub` the client_id, `aud` the token endpoint (or the issuer), `exp` at most 5 minutes ahead, a `jti` used once.
+                     */
+                    client_assertion?: string;
+                    /**
+                     * Client Assertion Type
+                     * @description `private_key_jwt` (RFC 7523).
+                     * @constant
+                     */
+                    client_assertion_type?: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+                    /**
+                     * Client Id
+                     * @description Public clients (the app, TV boxes, registered `none` clients): required. With HTTP Basic or an assertion it may be left out; if sent it must name the same client.
+                     */
+                    client_id?: string;
+                    /**
+                     * Token
+                     * @description An access token or a refresh token.
+                     */
+                    token: string;
+                    /**
+                     * Token Type Hint
+                     * @description Accepted and not needed: both kinds are looked up.
+                     * @enum {string}
+                     */
+                    token_type_hint?: "access_token" | "refresh_token";
+                };
+            };
+        };
+        responses: {
+            /** @description Empty. The token's session is ended (its access and refresh tokens stop at once), or the token was unknown, expired or another client's: RFC 7009 §2.2 answers the same either way. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request: `invalid-request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Unauthorized: `invalid-client` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /**
+                     * Client Assertion
+                     * @description `private_key_jwt`: a JWT signed with a registered key, `iss` and `sub` the client_id, `aud` the token endpoint (or the issuer), `exp` at most 5 minutes ahead, a `jti` used once.
+                     */
+                    client_assertion?: string;
+                    /**
+                     * Client Assertion Type
+                     * @description `private_key_jwt` (RFC 7523).
+                     * @constant
+                     */
+                    client_assertion_type?: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+                    /**
+                     * Client Id
+                     * @description Public clients (the app, TV boxes, registered `none` clients): required. With HTTP Basic or an assertion it may be left out; if sent it must name the same client.
+                     */
+                    client_id?: string;
+                    /**
+                     * Code
+                     * @description `authorization_code`: the code from the redirect.
+                     */
+                    code?: string;
+                    /**
+                     * Code Verifier
+                     * @description `authorization_code`: the PKCE verifier (RFC 7636) whose S256 hash was the code_challenge.
+                     */
+                    code_verifier?: string;
+                    /**
+                     * Device Code
+                     * @description Device grant: from /oauth2/device_authorization; with `client_id`. Poll no faster than its `interval`.
+                     */
+                    device_code?: string;
+                    /**
+                     * Grant Type
+                     * @enum {string}
+                     */
+                    grant_type: "urn:ietf:params:oauth:grant-type:device_code" | "authorization_code" | "refresh_token" | "client_credentials";
+                    /**
+                     * Redirect Uri
+                     * @description `authorization_code`: exactly the redirect_uri of the authorization request.
+                     */
+                    redirect_uri?: string;
+                    /**
+                     * Refresh Token
+                     * @description `refresh_token`: the latest refresh token; the answer carries its successor, and the one sent stops working.
+                     */
+                    refresh_token?: string;
+                    /**
+                     * Scope
+                     * @description `client_credentials`: space-separated `feed:<source>` scopes, among the client's (all of them when left out).
+                     */
+                    scope?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description RFC 6749 §5.1; sent with `Cache-Control: no-store`. Which optional members come depends on the grant (see each one). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIwMTkzYTFi….kYF3r0…",
+                     *       "expires_in": 600,
+                     *       "id_token": "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2lk….Xk2w9q…",
+                     *       "refresh_token": "DAFVLnKSyj7RtN3KhKtWyAu4Z-W9h-X0TBxHi4olekw",
+                     *       "scope": "openid profile phone offline_access",
+                     *       "token_type": "Bearer"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenGrantResponse"];
+                };
+            };
+            /** @description Bad Request: `invalid-request`, `unsupported-grant-type`, `invalid-grant`, `invalid-scope`, `unauthorized-client`, `authorization-pending`, `slow-down`, `device-access-denied`, `device-code-expired` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Unauthorized: `invalid-client` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    userinfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The claims the token's scopes allow; sent with `Cache-Control: no-store`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "locale": "zh",
+                     *       "name": "张三",
+                     *       "phone_number": "+8613800138000",
+                     *       "phone_number_verified": true,
+                     *       "sub": "Zjvgb_MQts3X0uQBJeVXh0JIwT1MY9yz8g94qF0TySI"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UserInfo"];
+                };
+            };
+            /** @description Unauthorized: `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    userinfoPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The claims the token's scopes allow; sent with `Cache-Control: no-store`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "locale": "zh",
+                     *       "name": "张三",
+                     *       "phone_number": "+8613800138000",
+                     *       "phone_number_verified": true,
+                     *       "sub": "Zjvgb_MQts3X0uQBJeVXh0JIwT1MY9yz8g94qF0TySI"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UserInfo"];
+                };
+            };
+            /** @description Unauthorized: `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    pointsReport: {
+        parameters: {
+            query: {
+                /** @description First local day. */
+                from: string;
+                /** @description Last local day, inclusive. */
+                to: string;
+                /** @description `csv` answers `text/csv`, for a download. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report: JSON by default, CSV with `format=csv`. */
+            200: {
+                headers: {
+                    /** @description With CSV: `attachment; filename="points-<from>-<to>.csv"`. */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "communities": null,
+                     *       "from": "2026-11-24",
+                     *       "redeemed_attribution": "lots",
+                     *       "redemption_rate": 0.2306,
+                     *       "rows": [
+                     *         {
+                     *           "category": "cogovernance",
+                     *           "community": "tongli",
+                     *           "day": "2026-11-24",
+                     *           "issued": 145,
+                     *           "redeemed": 0,
+                     *           "reversed": 0
+                     *         },
+                     *         {
+                     *           "category": "green",
+                     *           "community": "songling",
+                     *           "day": "2026-11-24",
+                     *           "issued": 1280,
+                     *           "redeemed": 350,
+                     *           "reversed": 0
+                     *         },
+                     *         {
+                     *           "category": "volunteer",
+                     *           "community": "songling",
+                     *           "day": "2026-11-24",
+                     *           "issued": 960,
+                     *           "redeemed": 200,
+                     *           "reversed": 20
+                     *         }
+                     *       ],
+                     *       "timezone": "Asia/Shanghai",
+                     *       "to": "2026-11-24",
+                     *       "totals": {
+                     *         "issued": 2385,
+                     *         "redeemed": 550,
+                     *         "reversed": 20
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PointsReport"];
+                    /**
+                     * @example day,category,community,issued,reversed,redeemed
+                     *     2026-11-24,cogovernance,tongli,145,0,0
+                     *     2026-11-24,green,songling,1280,0,350
+                     *     2026-11-24,volunteer,songling,960,20,200
+                     */
+                    "text/csv": string;
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-points-query` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+        };
+    };
+    addRewards: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "active": true,
+                 *       "cash_cents": 0,
+                 *       "code": "supermarket-10-yuan",
+                 *       "description": {
+                 *         "en": "10 yuan off a purchase of 50 yuan or more at the Songling community supermarket.",
+                 *         "zh": "在松陵社区惠民超市单笔消费满 50 元可用,每张抵扣 10 元。"
+                 *       },
+                 *       "kind": "voucher",
+                 *       "merchant": "songling-mart",
+                 *       "per_resident_limit": 2,
+                 *       "points_cost": 100,
+                 *       "stock": 500,
+                 *       "title": {
+                 *         "en": "10-yuan supermarket voucher",
+                 *         "zh": "超市 10 元购物券"
+                 *       },
+                 *       "valid_from": "2026-10-08T09:00:00+08:00",
+                 *       "valid_until": "2027-01-01T00:00:00+08:00",
+                 *       "voucher_valid_days": 30
+                 *     }
+                 */
+                "application/json": components["schemas"]["RewardIn"] | components["schemas"]["RewardIn"][] | components["schemas"]["RewardsIn"];
             };
         };
         responses: {
@@ -4570,24 +7403,73 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "rewards": [
+                     *         {
+                     *           "active": true,
+                     *           "cash_cents": 0,
+                     *           "code": "supermarket-10-yuan",
+                     *           "description": {
+                     *             "en": "10 yuan off a purchase of 50 yuan or more at the Songling community supermarket.",
+                     *             "zh": "在松陵社区惠民超市单笔消费满 50 元可用,每张抵扣 10 元。"
+                     *           },
+                     *           "kind": "voucher",
+                     *           "merchant": "songling-mart",
+                     *           "per_resident_limit": 2,
+                     *           "points_cost": 100,
+                     *           "stock_left": 423,
+                     *           "stock_total": 500,
+                     *           "title": {
+                     *             "en": "10-yuan supermarket voucher",
+                     *             "zh": "超市 10 元购物券"
+                     *           },
+                     *           "valid_from": "2026-10-08T01:00:00Z",
+                     *           "valid_until": "2026-12-31T16:00:00Z",
+                     *           "voucher_valid_days": 30
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["RewardList"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-reward`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    patch_reward_v1_admin_rewards__code__patch: {
+    patchReward: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key": string;
+            };
             path: {
                 code: string;
             };
@@ -4595,6 +7477,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "active": true,
+                 *       "restock": 200
+                 *     }
+                 */
                 "application/json": components["schemas"]["RewardPatch"];
             };
         };
@@ -4605,21 +7493,72 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "active": true,
+                     *       "cash_cents": 0,
+                     *       "code": "supermarket-10-yuan",
+                     *       "description": {
+                     *         "en": "10 yuan off a purchase of 50 yuan or more at the Songling community supermarket.",
+                     *         "zh": "在松陵社区惠民超市单笔消费满 50 元可用,每张抵扣 10 元。"
+                     *       },
+                     *       "kind": "voucher",
+                     *       "merchant": "songling-mart",
+                     *       "per_resident_limit": 2,
+                     *       "points_cost": 100,
+                     *       "stock_left": 423,
+                     *       "stock_total": 500,
+                     *       "title": {
+                     *         "en": "10-yuan supermarket voucher",
+                     *         "zh": "超市 10 元购物券"
+                     *       },
+                     *       "valid_from": "2026-10-08T01:00:00Z",
+                     *       "valid_until": "2026-12-31T16:00:00Z",
+                     *       "voucher_valid_days": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["RewardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `reward-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    sign_in_with_password_v1_auth_sessions_password_post: {
+    signInWithPassword: {
         parameters: {
             query?: never;
             header?: never;
@@ -4628,6 +7567,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "device_name": "iPhone 15",
+                 *       "password": "taihu-lake-2025",
+                 *       "phone": "13800138000"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PasswordSignIn"];
             };
         };
@@ -4638,21 +7584,51 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIwMTkzYTFi….kYF3r0…",
+                     *       "expires_in": 600,
+                     *       "refresh_token": "DAFVLnKSyj7RtN3KhKtWyAu4Z-W9h-X0TBxHi4olekw",
+                     *       "scope": "profile sessions points:read",
+                     *       "session_id": "0193b7e4-2a51-7c08-b3d6-91f0e5a7c2d4",
+                     *       "token_type": "Bearer"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `invalid-credentials` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Too Many Requests: `rate-limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    sign_in_with_code_v1_auth_sessions_sms_post: {
+    signInWithCode: {
         parameters: {
             query?: never;
             header?: never;
@@ -4661,6 +7637,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "372914",
+                 *       "device_name": "华为 Mate 60 Pro",
+                 *       "phone": "13800138000"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SmsSignIn"];
             };
         };
@@ -4671,21 +7654,51 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIwMTkzYTFi….kYF3r0…",
+                     *       "expires_in": 600,
+                     *       "refresh_token": "DAFVLnKSyj7RtN3KhKtWyAu4Z-W9h-X0TBxHi4olekw",
+                     *       "scope": "profile sessions points:read",
+                     *       "session_id": "0193b7e4-2a51-7c08-b3d6-91f0e5a7c2d4",
+                     *       "token_type": "Bearer"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `otp-expired`, `otp-wrong` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-phone` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Too Many Requests: `otp-locked`, `rate-limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    sign_out_v1_auth_sign_out_post: {
+    signOut: {
         parameters: {
             query?: never;
             header?: never;
@@ -4701,9 +7714,18 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
-    send_sign_in_code_v1_auth_sms_codes_post: {
+    sendSignInCode: {
         parameters: {
             query?: never;
             header?: never;
@@ -4712,6 +7734,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "language": "zh",
+                 *       "phone": "13800138000"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CodeRequest"];
             };
         };
@@ -4722,21 +7750,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "expires_in": 300,
+                     *       "resend_after": 60
+                     *     }
+                     */
                     "application/json": components["schemas"]["CodeSentOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unprocessable Entity: `validation-error`, `invalid-phone` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Too Many Requests: `otp-resend-too-soon`, `rate-limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: `sms-unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    behaviour_list_v1_behaviours_get: {
+    behaviourList: {
         parameters: {
             query?: {
                 /** @description Only this category. */
@@ -4754,21 +7810,151 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "behaviours": [
+                     *         {
+                     *           "active_from": null,
+                     *           "active_until": null,
+                     *           "caps": {
+                     *             "day": 4,
+                     *             "month": 120,
+                     *             "week": 28,
+                     *             "year": null
+                     *           },
+                     *           "category": "green",
+                     *           "certified_by": "feed:garbage-sorting",
+                     *           "code": "garbage-sorting",
+                     *           "description": {
+                     *             "en": "Household waste put correctly sorted into a smart sorting bin, recognised by the machine and credited to the green passbook.",
+                     *             "zh": "在智能分类回收箱正确分类投放生活垃圾,由设备识别并计入绿色存折。"
+                     *           },
+                     *           "evidence_required": false,
+                     *           "points_per_unit": 2,
+                     *           "title": {
+                     *             "en": "Correct garbage sorting",
+                     *             "zh": "垃圾正确分类投放"
+                     *           },
+                     *           "unit": "time",
+                     *           "unit_label": {
+                     *             "en": "time",
+                     *             "zh": "次"
+                     *           }
+                     *         },
+                     *         {
+                     *           "active_from": "2026-02-28T16:00:00Z",
+                     *           "active_until": null,
+                     *           "caps": {
+                     *             "day": 32,
+                     *             "month": 160,
+                     *             "week": null,
+                     *             "year": null
+                     *           },
+                     *           "category": "green",
+                     *           "certified_by": "awarder",
+                     *           "code": "taihu-clean-up",
+                     *           "description": {
+                     *             "en": "Clearing litter along the shores of Lake Taihu and the district's lakes, by the hour.",
+                     *             "zh": "参加太湖及湖荡岸线垃圾清理活动,按服务时长计分。"
+                     *           },
+                     *           "evidence_required": false,
+                     *           "points_per_unit": 8,
+                     *           "title": {
+                     *             "en": "Taihu lake shore clean-up",
+                     *             "zh": "太湖岸线清洁"
+                     *           },
+                     *           "unit": "hour",
+                     *           "unit_label": {
+                     *             "en": "hour",
+                     *             "zh": "小时"
+                     *           }
+                     *         },
+                     *         {
+                     *           "active_from": null,
+                     *           "active_until": null,
+                     *           "caps": {
+                     *             "day": 40,
+                     *             "month": 400,
+                     *             "week": null,
+                     *             "year": null
+                     *           },
+                     *           "category": "volunteer",
+                     *           "certified_by": "awarder",
+                     *           "code": "elderly-care-visit",
+                     *           "description": {
+                     *             "en": "Visits, meals or cleaning for elderly residents living alone in the community.",
+                     *             "zh": "为社区独居、高龄老人提供上门探访、助餐、助洁等服务。"
+                     *           },
+                     *           "evidence_required": false,
+                     *           "points_per_unit": 10,
+                     *           "title": {
+                     *             "en": "Elderly-care visit",
+                     *             "zh": "助老服务"
+                     *           },
+                     *           "unit": "hour",
+                     *           "unit_label": {
+                     *             "en": "hour",
+                     *             "zh": "小时"
+                     *           }
+                     *         },
+                     *         {
+                     *           "active_from": null,
+                     *           "active_until": null,
+                     *           "caps": {
+                     *             "day": 10,
+                     *             "month": 100,
+                     *             "week": null,
+                     *             "year": null
+                     *           },
+                     *           "category": "cogovernance",
+                     *           "certified_by": "awarder",
+                     *           "code": "city-problem-report",
+                     *           "description": {
+                     *             "en": "A reported city-management problem (a missing manhole cover, a blocked pavement) confirmed by the grid worker.",
+                     *             "zh": "上报的城市管理问题(如井盖缺失、违章占道)经网格员核实属实。"
+                     *           },
+                     *           "evidence_required": true,
+                     *           "points_per_unit": 5,
+                     *           "title": {
+                     *             "en": "Verified city problem report",
+                     *             "zh": "城市问题随手拍"
+                     *           },
+                     *           "unit": "time",
+                     *           "unit_label": {
+                     *             "en": "time",
+                     *             "zh": "次"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "notes": "吴江区正向行为清单 2026 年第二版 / Wujiang behaviour list, 2026, second edition",
+                     *       "published_at": "2026-03-02T01:30:00Z",
+                     *       "version": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["BehaviourListOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not Found: `no-behaviour-list` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    import_batch_v1_feeds__source__batches_post: {
+    importFeedBatch: {
         parameters: {
             query?: never;
             header?: never;
@@ -4777,9 +7963,58 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description UTF-8, one record per line (no line breaks inside a record), at most 10 MB and 20,000 rows; blank lines are skipped. A line that cannot be read is reported in `errors`; the others still count. */
         requestBody: {
             content: {
-                "application/x-ndjson": string;
+                /**
+                 * @example {"record_id": "gs-sl-0417-20250320-000187", "resident": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "behaviour": "garbage-sorting", "quantity": 2.5, "occurred_at": "2025-03-20T07:42:10+08:00", "community": "songling"}
+                 *     {"record_id": "gs-sl-0417-20250320-000188", "phone": "13800138000", "behaviour": "garbage-sorting", "occurred_at": "2025-03-20T07:45:31+08:00", "community": "songling"}
+                 */
+                "application/x-ndjson": {
+                    /**
+                     * Behaviour
+                     * @description A behaviour code of the current list, certified by this feed.
+                     */
+                    behaviour: string;
+                    /**
+                     * Community
+                     * @example songling
+                     */
+                    community: string;
+                    /**
+                     * Occurred At
+                     * Format: date-time
+                     * @description With an offset; at most 90 days ago and not in the future (5 minutes' leeway).
+                     */
+                    occurred_at: string;
+                    /**
+                     * Phone
+                     * @description Or the resident's mainland mobile number.
+                     */
+                    phone?: string | null;
+                    /**
+                     * Quantity
+                     * @default 1
+                     * @example 1
+                     * @example 2.5
+                     */
+                    quantity?: number | string;
+                    /**
+                     * Record Id
+                     * @description The feed's own id of the record, printable: its idempotency key. A record re-sent unchanged is a duplicate; changed, it is refused.
+                     */
+                    record_id: string;
+                    /**
+                     * Resident
+                     * @description The resident's id.
+                     */
+                    resident?: string | null;
+                };
+                /**
+                 * @example record_id,resident,phone,behaviour,quantity,occurred_at,community
+                 *     gs-sl-0417-20250320-000187,0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b,,garbage-sorting,2.5,2025-03-20T07:42:10+08:00,songling
+                 *     gs-sl-0417-20250320-000188,,13800138000,garbage-sorting,1,2025-03-20T07:45:31+08:00,songling
+                 */
                 "text/csv": string;
             };
         };
@@ -4790,21 +8025,75 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "duplicates": 1,
+                     *       "errors": [
+                     *         {
+                     *           "line": 3,
+                     *           "message": "No resident has that id or phone.",
+                     *           "reason": "unknown-resident",
+                     *           "record_id": "gs-sl-0417-20250320-000189"
+                     *         }
+                     *       ],
+                     *       "failed": 1,
+                     *       "imported": 1,
+                     *       "points": 5,
+                     *       "rows": 3,
+                     *       "source": "garbage-sorting"
+                     *     }
+                     */
                     "application/json": components["schemas"]["FeedReport"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `no-behaviour-list`, `unknown-feed-source` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large: `feed-batch-too-large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-feed-batch` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    incoming_call_v1_hotline_calls_post: {
+    incomingCall: {
         parameters: {
             query?: never;
             header?: never;
@@ -4813,6 +8102,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "agent": "A1023",
+                 *       "caller_number": "13800005678"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CallIn"];
             };
         };
@@ -4823,21 +8118,60 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "assurance": "real_name",
+                     *       "found": true,
+                     *       "id_number": "3205**********123X",
+                     *       "name": "张**",
+                     *       "open_tickets": [
+                     *         {
+                     *           "created_at": "2026-12-07T06:48:31.250000Z",
+                     *           "kind": "consultation",
+                     *           "number": "WJ20261207-000118",
+                     *           "status": "open"
+                     *         }
+                     *       ],
+                     *       "phone": "138****5678",
+                     *       "points_balance": 1280,
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CallerFound"] | components["schemas"]["CallerUnknown"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `hotline-signature-invalid`, `hotline-request-expired`, `hotline-replay` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Service Unavailable: `hotline-not-configured` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    ivr_balance_v1_hotline_ivr_balance_get: {
+    ivrBalance: {
         parameters: {
             query?: never;
             header?: never;
@@ -4852,12 +8186,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "speech": "您的积分余额为1280分。"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Speech"];
+                };
+            };
+            /** @description Unauthorized: `hotline-signature-invalid`, `hotline-request-expired`, `hotline-replay`, `ivr-session-expired` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: `hotline-not-configured` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    ivr_expiring_v1_hotline_ivr_expiring_get: {
+    ivrExpiring: {
         parameters: {
             query?: never;
             header?: never;
@@ -4872,12 +8231,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "speech": "您有120分将在30天内到期，最早到期日为2026年12月31日，请尽快兑换使用。"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Speech"];
+                };
+            };
+            /** @description Unauthorized: `hotline-signature-invalid`, `hotline-request-expired`, `hotline-replay`, `ivr-session-expired` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: `hotline-not-configured` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    ivr_latest_award_v1_hotline_ivr_latest_award_get: {
+    ivrLatestAward: {
         parameters: {
             query?: never;
             header?: never;
@@ -4892,15 +8276,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "speech": "您最近一次获得积分是在2026年12月8日，因「垃圾正确分类投放」获得2分。"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Speech"];
+                };
+            };
+            /** @description Unauthorized: `hotline-signature-invalid`, `hotline-request-expired`, `hotline-replay`, `ivr-session-expired` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: `hotline-not-configured` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    ivr_report_lost_v1_hotline_ivr_report_lost_post: {
+    ivrReportLost: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4912,12 +8324,55 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "speech": "您尾号1234的市民卡已挂失，立即生效。请携带身份证到市民卡服务网点补办新卡，您的积分不受影响。"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Speech"];
+                };
+            };
+            /** @description Unauthorized: `hotline-signature-invalid`, `hotline-request-expired`, `hotline-replay`, `ivr-session-expired` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `card-not-usable` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Service Unavailable: `hotline-not-configured` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    ivr_verify_v1_hotline_ivr_verify_post: {
+    ivrVerify: {
         parameters: {
             query?: never;
             header?: never;
@@ -4926,6 +8381,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "caller_number": "13800005678",
+                 *       "card_last4": "1234",
+                 *       "pin": "385917"
+                 *     }
+                 */
                 "application/json": components["schemas"]["IvrVerifyIn"];
             };
         };
@@ -4936,29 +8398,97 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "expires_at": "2026-12-08T02:26:40Z",
+                     *       "ivr_session": "Zr8mQ2xV7kL4pT9wB1nC6dF3hJ0sY5gA8eU2iO7qW4t",
+                     *       "speech": "验证成功。"
+                     *     }
+                     */
                     "application/json": components["schemas"]["IvrVerified"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `ivr-verification-failed`, `wrong-pin`, `hotline-signature-invalid`, `hotline-request-expired`, `hotline-replay` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `pin-not-set`, `card-not-usable` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Locked: `card-locked` */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate-limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: `hotline-not-configured` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    file_ticket_v1_hotline_tickets_post: {
+    fileTicket: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key": string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "agent": "A1023",
+                 *       "body": "来电人反映松陵街道中山南路与鲈乡南路交叉口附近路灯连续三晚不亮，夜间行人通行不便，希望尽快维修。",
+                 *       "caller_number": "13800005678",
+                 *       "kind": "report",
+                 *       "subject": "中山南路路灯不亮"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TicketIn"];
             };
         };
@@ -4969,21 +8499,98 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "body": "来电人反映松陵街道中山南路与鲈乡南路交叉口附近路灯连续三晚不亮，夜间行人通行不便，希望尽快维修。",
+                     *       "channel": "hotline",
+                     *       "closed_at": "2026-12-07T01:05:03.118000Z",
+                     *       "created_at": "2026-12-05T01:35:12.604000Z",
+                     *       "created_by": "agent:A1023",
+                     *       "events": [
+                     *         {
+                     *           "actor": "agent:A1023",
+                     *           "at": "2026-12-05T01:35:12.604000Z",
+                     *           "from_status": null,
+                     *           "note": null,
+                     *           "to_status": "open"
+                     *         },
+                     *         {
+                     *           "actor": "agent:A2051",
+                     *           "at": "2026-12-05T02:10:44.019000Z",
+                     *           "from_status": "open",
+                     *           "note": "已派单至松陵街道城市管理办公室",
+                     *           "to_status": "in_progress"
+                     *         },
+                     *         {
+                     *           "actor": "agent:A2051",
+                     *           "at": "2026-12-06T08:30:15.772000Z",
+                     *           "from_status": "in_progress",
+                     *           "note": "路灯线路已维修，现场确认恢复照明",
+                     *           "to_status": "resolved"
+                     *         },
+                     *         {
+                     *           "actor": "agent:A1023",
+                     *           "at": "2026-12-07T01:05:03.118000Z",
+                     *           "from_status": "resolved",
+                     *           "note": "已回访来电人，确认问题解决",
+                     *           "to_status": "closed"
+                     *         }
+                     *       ],
+                     *       "id": "01a243d7-4adc-7a42-9b53-0c1d2e3f4a5b",
+                     *       "kind": "report",
+                     *       "number": "WJ20261205-000042",
+                     *       "rated_at": "2026-12-07T01:06:20.550000Z",
+                     *       "rating": 5,
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *       "status": "closed",
+                     *       "subject": "中山南路路灯不亮",
+                     *       "updated_at": "2026-12-07T01:05:03.118000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TicketOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `hotline-signature-invalid`, `hotline-request-expired`, `hotline-replay` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `resident-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Service Unavailable: `hotline-not-configured` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    read_ticket_v1_hotline_tickets__number__get: {
+    readTicket: {
         parameters: {
             query?: never;
             header?: never;
@@ -5000,24 +8607,104 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "body": "来电人反映松陵街道中山南路与鲈乡南路交叉口附近路灯连续三晚不亮，夜间行人通行不便，希望尽快维修。",
+                     *       "channel": "hotline",
+                     *       "closed_at": "2026-12-07T01:05:03.118000Z",
+                     *       "created_at": "2026-12-05T01:35:12.604000Z",
+                     *       "created_by": "agent:A1023",
+                     *       "events": [
+                     *         {
+                     *           "actor": "agent:A1023",
+                     *           "at": "2026-12-05T01:35:12.604000Z",
+                     *           "from_status": null,
+                     *           "note": null,
+                     *           "to_status": "open"
+                     *         },
+                     *         {
+                     *           "actor": "agent:A2051",
+                     *           "at": "2026-12-05T02:10:44.019000Z",
+                     *           "from_status": "open",
+                     *           "note": "已派单至松陵街道城市管理办公室",
+                     *           "to_status": "in_progress"
+                     *         },
+                     *         {
+                     *           "actor": "agent:A2051",
+                     *           "at": "2026-12-06T08:30:15.772000Z",
+                     *           "from_status": "in_progress",
+                     *           "note": "路灯线路已维修，现场确认恢复照明",
+                     *           "to_status": "resolved"
+                     *         },
+                     *         {
+                     *           "actor": "agent:A1023",
+                     *           "at": "2026-12-07T01:05:03.118000Z",
+                     *           "from_status": "resolved",
+                     *           "note": "已回访来电人，确认问题解决",
+                     *           "to_status": "closed"
+                     *         }
+                     *       ],
+                     *       "id": "01a243d7-4adc-7a42-9b53-0c1d2e3f4a5b",
+                     *       "kind": "report",
+                     *       "number": "WJ20261205-000042",
+                     *       "rated_at": "2026-12-07T01:06:20.550000Z",
+                     *       "rating": 5,
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *       "status": "closed",
+                     *       "subject": "中山南路路灯不亮",
+                     *       "updated_at": "2026-12-07T01:05:03.118000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TicketOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `hotline-signature-invalid`, `hotline-request-expired`, `hotline-replay` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `ticket-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Service Unavailable: `hotline-not-configured` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    rate_ticket_v1_hotline_tickets__number__rating_post: {
+    rateTicket: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 number: string;
             };
@@ -5025,6 +8712,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "rating": 5
+                 *     }
+                 */
                 "application/json": components["schemas"]["RatingIn"];
             };
         };
@@ -5035,24 +8727,113 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "body": "来电人反映松陵街道中山南路与鲈乡南路交叉口附近路灯连续三晚不亮，夜间行人通行不便，希望尽快维修。",
+                     *       "channel": "hotline",
+                     *       "closed_at": "2026-12-07T01:05:03.118000Z",
+                     *       "created_at": "2026-12-05T01:35:12.604000Z",
+                     *       "created_by": "agent:A1023",
+                     *       "events": [
+                     *         {
+                     *           "actor": "agent:A1023",
+                     *           "at": "2026-12-05T01:35:12.604000Z",
+                     *           "from_status": null,
+                     *           "note": null,
+                     *           "to_status": "open"
+                     *         },
+                     *         {
+                     *           "actor": "agent:A2051",
+                     *           "at": "2026-12-05T02:10:44.019000Z",
+                     *           "from_status": "open",
+                     *           "note": "已派单至松陵街道城市管理办公室",
+                     *           "to_status": "in_progress"
+                     *         },
+                     *         {
+                     *           "actor": "agent:A2051",
+                     *           "at": "2026-12-06T08:30:15.772000Z",
+                     *           "from_status": "in_progress",
+                     *           "note": "路灯线路已维修，现场确认恢复照明",
+                     *           "to_status": "resolved"
+                     *         },
+                     *         {
+                     *           "actor": "agent:A1023",
+                     *           "at": "2026-12-07T01:05:03.118000Z",
+                     *           "from_status": "resolved",
+                     *           "note": "已回访来电人，确认问题解决",
+                     *           "to_status": "closed"
+                     *         }
+                     *       ],
+                     *       "id": "01a243d7-4adc-7a42-9b53-0c1d2e3f4a5b",
+                     *       "kind": "report",
+                     *       "number": "WJ20261205-000042",
+                     *       "rated_at": "2026-12-07T01:06:20.550000Z",
+                     *       "rating": 5,
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *       "status": "closed",
+                     *       "subject": "中山南路路灯不亮",
+                     *       "updated_at": "2026-12-07T01:05:03.118000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TicketOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `hotline-signature-invalid`, `hotline-request-expired`, `hotline-replay` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `ticket-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `ticket-already-rated`, `ticket-not-closed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Service Unavailable: `hotline-not-configured` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    change_ticket_status_v1_hotline_tickets__number__status_post: {
+    changeTicketStatus: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 number: string;
             };
@@ -5060,6 +8841,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "agent": "A2051",
+                 *       "note": "已派单至松陵街道城市管理办公室",
+                 *       "status": "in_progress"
+                 *     }
+                 */
                 "application/json": components["schemas"]["StatusIn"];
             };
         };
@@ -5070,24 +8858,113 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "body": "来电人反映松陵街道中山南路与鲈乡南路交叉口附近路灯连续三晚不亮，夜间行人通行不便，希望尽快维修。",
+                     *       "channel": "hotline",
+                     *       "closed_at": "2026-12-07T01:05:03.118000Z",
+                     *       "created_at": "2026-12-05T01:35:12.604000Z",
+                     *       "created_by": "agent:A1023",
+                     *       "events": [
+                     *         {
+                     *           "actor": "agent:A1023",
+                     *           "at": "2026-12-05T01:35:12.604000Z",
+                     *           "from_status": null,
+                     *           "note": null,
+                     *           "to_status": "open"
+                     *         },
+                     *         {
+                     *           "actor": "agent:A2051",
+                     *           "at": "2026-12-05T02:10:44.019000Z",
+                     *           "from_status": "open",
+                     *           "note": "已派单至松陵街道城市管理办公室",
+                     *           "to_status": "in_progress"
+                     *         },
+                     *         {
+                     *           "actor": "agent:A2051",
+                     *           "at": "2026-12-06T08:30:15.772000Z",
+                     *           "from_status": "in_progress",
+                     *           "note": "路灯线路已维修，现场确认恢复照明",
+                     *           "to_status": "resolved"
+                     *         },
+                     *         {
+                     *           "actor": "agent:A1023",
+                     *           "at": "2026-12-07T01:05:03.118000Z",
+                     *           "from_status": "resolved",
+                     *           "note": "已回访来电人，确认问题解决",
+                     *           "to_status": "closed"
+                     *         }
+                     *       ],
+                     *       "id": "01a243d7-4adc-7a42-9b53-0c1d2e3f4a5b",
+                     *       "kind": "report",
+                     *       "number": "WJ20261205-000042",
+                     *       "rated_at": "2026-12-07T01:06:20.550000Z",
+                     *       "rating": 5,
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *       "status": "closed",
+                     *       "subject": "中山南路路灯不亮",
+                     *       "updated_at": "2026-12-07T01:05:03.118000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TicketOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `hotline-signature-invalid`, `hotline-request-expired`, `hotline-replay` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `ticket-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `ticket-transition-invalid` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Service Unavailable: `hotline-not-configured` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    report_lost_v1_kiosk_me_card_report_lost_post: {
+    kioskReportLost: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5099,12 +8976,53 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-18T07:12:45.336000Z",
+                     *       "id": "01a1ed80-35c8-7b53-8c64-1d2e3f4a5b6c",
+                     *       "last4": "1234",
+                     *       "locked_until": "2026-12-07T12:40:05.262000Z",
+                     *       "number": "3205****1234",
+                     *       "pin_set": true,
+                     *       "replaces_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *       "status": "active",
+                     *       "updated_at": "2026-12-06T12:40:05.262000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CardOut"];
                 };
             };
+            /** @description Unauthorized: `kiosk-session-expired`, `kiosk-unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `card-not-usable` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
         };
     };
-    my_points_v1_kiosk_me_points_get: {
+    kioskPoints: {
         parameters: {
             query?: never;
             header?: never;
@@ -5119,15 +9037,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "available": 1160,
+                     *       "by_category": {
+                     *         "cogovernance": 130,
+                     *         "green": 420,
+                     *         "other": 0,
+                     *         "volunteer": 610
+                     *       },
+                     *       "expiring_within_30_days": {
+                     *         "earliest_at": "2026-12-31T16:00:00Z",
+                     *         "points": 80
+                     *       },
+                     *       "held": 100,
+                     *       "total": 1260
+                     *     }
+                     */
                     "application/json": components["schemas"]["PointsSummary"];
+                };
+            };
+            /** @description Unauthorized: `kiosk-session-expired`, `kiosk-unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    my_points_history_v1_kiosk_me_points_history_get: {
+    kioskPointsHistory: {
         parameters: {
             query?: {
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
                 cursor?: string | null;
+                /** @description Items per page. */
                 limit?: number;
             };
             header?: never;
@@ -5142,21 +9088,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "at": "2026-11-25T02:00:00Z",
+                     *           "balance_after": 1260,
+                     *           "behaviour": {
+                     *             "code": "elderly-care-visit",
+                     *             "title": {
+                     *               "en": "Elderly-care visit",
+                     *               "zh": "助老服务"
+                     *             }
+                     *           },
+                     *           "category": "volunteer",
+                     *           "entry_id": "01a2106e-6528-7c84-9afb-95d76be3cc06",
+                     *           "kind": "award",
+                     *           "points": 20
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
                     "application/json": components["schemas"]["HistoryPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `kiosk-session-expired`, `kiosk-unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    balance_receipt_v1_kiosk_me_receipts_balance_get: {
+    kioskBalanceReceipt: {
         parameters: {
             query?: {
                 /** @description Columns: 32 for 58 mm paper, 48 for 80 mm. */
@@ -5168,27 +9154,36 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The receipt, ready for the printer: every line exactly `width` columns (Chinese characters take two), `\n` after each; personal data masked. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": string;
+                    "text/plain; charset=utf-8": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `kiosk-session-expired`, `kiosk-unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    redemption_receipt_v1_kiosk_me_receipts_redemption__redemption_id__get: {
+    kioskRedemptionReceipt: {
         parameters: {
             query?: {
                 /** @description Columns: 32 for 58 mm paper, 48 for 80 mm. */
@@ -5202,31 +9197,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The receipt, ready for the printer: every line exactly `width` columns (Chinese characters take two), `\n` after each; personal data masked. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": string;
+                    "text/plain; charset=utf-8": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `kiosk-session-expired`, `kiosk-unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `redemption-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    redeem_v1_kiosk_me_redemptions_post: {
+    kioskRedeem: {
         parameters: {
             query?: never;
             header: {
-                /** @description Chosen by the kiosk: a retry with the same key is the same request. */
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
                 "Idempotency-Key": string;
             };
             path?: never;
@@ -5234,40 +9247,90 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reward": "supermarket-10-yuan"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RedeemIn"];
             };
         };
         responses: {
-            /** @description A replay of an earlier request with the same key */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
             /** @description Successful Response */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "cash_cents": 0,
+                     *       "closed_at": null,
+                     *       "created_at": "2026-12-01T02:00:00Z",
+                     *       "expires_at": "2026-12-31T02:00:00Z",
+                     *       "id": "01a22f54-8d00-786a-9b27-e326df4fd5b4",
+                     *       "issued_at": "2026-12-01T02:00:00Z",
+                     *       "merchant": "songling-mart",
+                     *       "points": 100,
+                     *       "qr_payload": "wjv1:841BJYXJK4FR29HECGGTX808QA",
+                     *       "reward": "supermarket-10-yuan",
+                     *       "status": "issued",
+                     *       "title": {
+                     *         "en": "10-yuan supermarket voucher",
+                     *         "zh": "超市 10 元购物券"
+                     *       },
+                     *       "voucher_code": "841BJYXJK4FR29HECGGTX808QA"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RedemptionOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `kiosk-session-expired`, `kiosk-unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `reward-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `kiosk-payment-unsupported`, `reward-unavailable`, `sold-out`, `redemption-limit-reached`, `insufficient-points` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    rewards_v1_kiosk_rewards_get: {
+    kioskRewards: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5280,12 +9343,68 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RewardList"];
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "active": true,
+                     *           "cash_cents": 0,
+                     *           "code": "supermarket-10-yuan",
+                     *           "description": {
+                     *             "en": "10 yuan off a purchase of 50 yuan or more at the Songling community supermarket.",
+                     *             "zh": "在松陵社区惠民超市单笔消费满 50 元可用,每张抵扣 10 元。"
+                     *           },
+                     *           "kind": "voucher",
+                     *           "merchant": "songling-mart",
+                     *           "per_resident_limit": 2,
+                     *           "points_cost": 100,
+                     *           "stock_left": 423,
+                     *           "stock_total": 500,
+                     *           "title": {
+                     *             "en": "10-yuan supermarket voucher",
+                     *             "zh": "超市 10 元购物券"
+                     *           },
+                     *           "valid_from": "2026-10-08T01:00:00Z",
+                     *           "valid_until": "2026-12-31T16:00:00Z",
+                     *           "voucher_valid_days": 30
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RewardPage"];
+                };
+            };
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `kiosk-session-expired`, `kiosk-unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    start_session_v1_kiosk_sessions_post: {
+    kioskStartSession: {
         parameters: {
             query?: never;
             header?: never;
@@ -5294,6 +9413,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "chip_uid": "04A2B3C4D5E680",
+                 *       "pin": "385917"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SessionIn"];
             };
         };
@@ -5304,21 +9429,68 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "card_last4": "1234",
+                     *       "ends_at_latest": "2026-12-08T02:30:05Z",
+                     *       "expires_at": "2026-12-08T02:23:05Z",
+                     *       "idle_seconds": 180,
+                     *       "session_token": "q3V9xK2mT7pL0sR4wY8zB1cD5fG6hJ9kN2vX4bM7qE0"
+                     *     }
+                     */
                     "application/json": components["schemas"]["KioskSessionOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `card-rejected`, `wrong-pin`, `kiosk-unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `card-not-usable`, `pin-not-set` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Locked: `card-locked` */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate-limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    end_session_v1_kiosk_sessions_current_delete: {
+    kioskEndSession: {
         parameters: {
             query?: never;
             header?: never;
@@ -5334,9 +9506,18 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Unauthorized: `kiosk-session-expired`, `kiosk-unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
-    my_profile_v1_me_get: {
+    myProfile: {
         parameters: {
             query?: never;
             header?: never;
@@ -5351,18 +9532,51 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "assurance": "real_name",
+                     *       "created_at": "2024-11-02T06:15:44Z",
+                     *       "has_password": true,
+                     *       "id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+                     *       "id_number": "3205**********1234",
+                     *       "language": "zh",
+                     *       "name": "张*",
+                     *       "phone": "138****5678",
+                     *       "real_name_verified_at": "2025-03-14T02:31:07Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ResidentProfile"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    my_activity_v1_me_activity_get: {
+    myActivity: {
         parameters: {
             query?: {
-                cursor?: string | null;
-                limit?: number;
                 /** @description Only this channel: app, kiosk, tv, hotline. */
                 channel?: string | null;
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -5376,23 +9590,134 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "action": "points.balance",
+                     *           "at": "2025-03-20T06:41:09.218000Z",
+                     *           "channel": "kiosk",
+                     *           "detail": {
+                     *             "kiosk_id": "0193a9c1-4d2e-7f30-8a41-b52c63d74e85"
+                     *           },
+                     *           "device": "盛泽镇便民服务中心 1号机"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ActivityPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    export_my_activity_v1_me_activity_export_get: {
+    exportMyActivity: {
         parameters: {
             query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A JSON download (`Content-Disposition: attachment; filename="wujiang-activity-<date>.json"`), streamed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "activity": [
+                     *         {
+                     *           "action": "tv.home",
+                     *           "at": "2025-03-18T12:15:40.077000Z",
+                     *           "channel": "tv",
+                     *           "detail": {
+                     *             "session_id": "0193b2d4-8e1f-7a20-b931-c4d5e6f70819"
+                     *           },
+                     *           "device": "TV box"
+                     *         },
+                     *         {
+                     *           "action": "points.balance",
+                     *           "at": "2025-03-20T06:41:09.218000Z",
+                     *           "channel": "kiosk",
+                     *           "detail": {
+                     *             "kiosk_id": "0193a9c1-4d2e-7f30-8a41-b52c63d74e85"
+                     *           },
+                     *           "device": "盛泽镇便民服务中心 1号机"
+                     *         }
+                     *       ],
+                     *       "exported_at": "2025-03-20T07:02:33.514000+00:00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActivityExport"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    myCards: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5405,40 +9730,84 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "created_at": "2026-11-18T07:12:45.336000Z",
+                     *           "id": "01a1ed80-35c8-7b53-8c64-1d2e3f4a5b6c",
+                     *           "last4": "1234",
+                     *           "locked_until": "2026-12-07T12:40:05.262000Z",
+                     *           "number": "3205****1234",
+                     *           "pin_set": true,
+                     *           "replaces_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+                     *           "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *           "status": "active",
+                     *           "updated_at": "2026-12-06T12:40:05.262000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CardPage"];
                 };
             };
-        };
-    };
-    my_cards_v1_me_cards_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CardOut"][];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    bind_card_v1_me_cards_post: {
+    bindCard: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key": string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "chip_uid": "04A2B3C4D5E680",
+                 *       "number": "3205 0000 0000 1234"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CardIn"];
             };
         };
@@ -5449,21 +9818,62 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-18T07:12:45.336000Z",
+                     *       "id": "01a1ed80-35c8-7b53-8c64-1d2e3f4a5b6c",
+                     *       "last4": "1234",
+                     *       "locked_until": "2026-12-07T12:40:05.262000Z",
+                     *       "number": "3205****1234",
+                     *       "pin_set": true,
+                     *       "replaces_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *       "status": "active",
+                     *       "updated_at": "2026-12-06T12:40:05.262000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `assurance-too-low`, `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `card-already-active`, `card-taken`, `card-not-usable` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-card-number`, `invalid-chip-uid`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    set_my_pin_v1_me_cards_pin_put: {
+    setMyPin: {
         parameters: {
             query?: never;
             header?: never;
@@ -5472,6 +9882,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "old_pin": "602814",
+                 *       "pin": "385917"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PinIn"];
             };
         };
@@ -5483,26 +9899,71 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `wrong-pin`, `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `card-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `old-pin-required`, `weak-pin` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Locked: `card-locked` */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    reset_my_pin_v1_me_cards_pin_reset_post: {
+    resetMyPin: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "482913",
+                 *       "pin": "385917"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PinResetIn"];
             };
         };
@@ -5514,18 +9975,65 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `otp-expired`, `otp-wrong` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `assurance-too-low`, `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `card-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `weak-pin`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Too Many Requests: `otp-locked` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    send_pin_reset_code_v1_me_cards_pin_reset_codes_post: {
+    sendPinResetCode: {
         parameters: {
             query?: never;
             header?: never;
@@ -5540,16 +10048,71 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "expires_in": 300,
+                     *       "resend_after": 60
+                     *     }
+                     */
                     "application/json": components["schemas"]["CodeSentOut"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `assurance-too-low`, `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `card-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `otp-resend-too-soon`, `rate-limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: `sms-unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    report_lost_v1_me_cards_report_lost_post: {
+    reportMyCardLost: {
         parameters: {
             query?: never;
             header?: {
-                /** @description Accepted for symmetry: reporting a card lost twice answers the same. */
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
                 "Idempotency-Key"?: string | null;
             };
             path?: never;
@@ -5557,6 +10120,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "card_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ReportLostIn"] | null;
             };
         };
@@ -5567,23 +10135,78 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-18T07:12:45.336000Z",
+                     *       "id": "01a1ed80-35c8-7b53-8c64-1d2e3f4a5b6c",
+                     *       "last4": "1234",
+                     *       "locked_until": "2026-12-07T12:40:05.262000Z",
+                     *       "number": "3205****1234",
+                     *       "pin_set": true,
+                     *       "replaces_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *       "status": "active",
+                     *       "updated_at": "2026-12-06T12:40:05.262000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `card-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `card-not-usable` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    my_consents_v1_me_consents_get: {
+    myConsents: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5596,12 +10219,65 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConsentOut"][];
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "client_id": "FKFALze_2aEwOBpIH0maTTrV",
+                     *           "client_name": "吴江公共自行车",
+                     *           "granted_at": "2025-02-08T03:45:12Z",
+                     *           "scopes": [
+                     *             "openid",
+                     *             "phone",
+                     *             "profile"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConsentPage"];
+                };
+            };
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    withdraw_consent_v1_me_consents__client_id__delete: {
+    withdrawConsent: {
         parameters: {
             query?: never;
             header?: never;
@@ -5619,18 +10295,45 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `consent-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    device_request_v1_me_device_codes__user_code__get: {
+    previewDeviceRequest: {
         parameters: {
             query?: never;
             header?: never;
@@ -5647,24 +10350,87 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "client_id": "wujiang-tv",
+                     *       "client_name": "智慧吴江 电视",
+                     *       "expires_at": "2025-03-20T12:10:00Z",
+                     *       "expires_in": 540,
+                     *       "scope": [
+                     *         "points:read"
+                     *       ],
+                     *       "status": "pending",
+                     *       "user_code": "WDJB-MJHT"
+                     *     }
+                     */
                     "application/json": components["schemas"]["DeviceRequest"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `user-code-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `user-code-decided` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-user-code` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Too Many Requests: `rate-limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    decide_device_request_v1_me_device_codes__user_code__post: {
+    decideDeviceRequest: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 user_code: string;
             };
@@ -5672,6 +10438,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "approve": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["Decision"];
             };
         };
@@ -5682,26 +10453,88 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "client_id": "wujiang-tv",
+                     *       "client_name": "智慧吴江 电视",
+                     *       "expires_at": "2025-03-20T12:10:00Z",
+                     *       "expires_in": 540,
+                     *       "scope": [
+                     *         "points:read"
+                     *       ],
+                     *       "status": "pending",
+                     *       "user_code": "WDJB-MJHT"
+                     *     }
+                     */
                     "application/json": components["schemas"]["DeviceRequest"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `user-code-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `user-code-decided` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-user-code`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Too Many Requests: `rate-limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    my_inbox_v1_me_inbox_get: {
+    myInbox: {
         parameters: {
             query?: {
-                cursor?: string | null;
-                limit?: number;
                 unread_only?: boolean;
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -5715,29 +10548,80 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "body": "您因「垃圾正确分类投放」获得 2 积分，有效期至 2027年12月31日。感谢您为美好吴江出一份力！",
+                     *           "created_at": "2026-12-08T02:02:10.118000Z",
+                     *           "data": {
+                     *             "award_id": "01a25363-08e8-7d46-be57-4f5a6b7c8d9e",
+                     *             "topic": "points.awarded"
+                     *           },
+                     *           "id": "01a25363-0cd0-7a13-8b24-1c2d3e4f5a6b",
+                     *           "read_at": "2026-12-08T02:15:31.904000Z",
+                     *           "title": "积分到账",
+                     *           "topic": "points.awarded"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ",
+                     *       "unread": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["InboxPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    mark_all_read_v1_me_inbox_read_all_post: {
+    markAllRead: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: {
             content: {
+                /** @example {} */
                 "application/json": components["schemas"]["ReadAllIn"] | null;
             };
         };
@@ -5748,21 +10632,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "marked": 3
+                     *     }
+                     */
                     "application/json": components["schemas"]["MarkedRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    my_unread_count_v1_me_inbox_unread_count_get: {
+    myUnreadCount: {
         parameters: {
             query?: never;
             header?: never;
@@ -5777,15 +10684,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "unread": 3
+                     *     }
+                     */
                     "application/json": components["schemas"]["UnreadCount"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    mark_read_v1_me_inbox__item_id__read_post: {
+    markRead: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 item_id: string;
             };
@@ -5799,21 +10732,62 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "body": "您因「垃圾正确分类投放」获得 2 积分，有效期至 2027年12月31日。感谢您为美好吴江出一份力！",
+                     *       "created_at": "2026-12-08T02:02:10.118000Z",
+                     *       "data": {
+                     *         "award_id": "01a25363-08e8-7d46-be57-4f5a6b7c8d9e",
+                     *         "topic": "points.awarded"
+                     *       },
+                     *       "id": "01a25363-0cd0-7a13-8b24-1c2d3e4f5a6b",
+                     *       "read_at": "2026-12-08T02:15:31.904000Z",
+                     *       "title": "积分到账",
+                     *       "topic": "points.awarded"
+                     *     }
+                     */
                     "application/json": components["schemas"]["InboxItemOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `inbox-item-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    set_my_language_v1_me_language_put: {
+    setMyLanguage: {
         parameters: {
             query?: never;
             header?: never;
@@ -5822,6 +10796,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "language": "en"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LanguageIn"];
             };
         };
@@ -5832,21 +10811,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "assurance": "real_name",
+                     *       "created_at": "2024-11-02T06:15:44Z",
+                     *       "has_password": true,
+                     *       "id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+                     *       "id_number": "3205**********1234",
+                     *       "language": "zh",
+                     *       "name": "张*",
+                     *       "phone": "138****5678",
+                     *       "real_name_verified_at": "2025-03-14T02:31:07Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ResidentProfile"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    my_preferences_v1_me_notification_preferences_get: {
+    myPreferences: {
         parameters: {
             query?: never;
             header?: never;
@@ -5861,20 +10871,98 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "groups": {
+                     *         "community_news": {
+                     *           "locked": false,
+                     *           "push": false,
+                     *           "sms": false
+                     *         },
+                     *         "expiry": {
+                     *           "locked": false,
+                     *           "push": true,
+                     *           "sms": true
+                     *         },
+                     *         "points": {
+                     *           "locked": false,
+                     *           "push": true,
+                     *           "sms": false
+                     *         },
+                     *         "rewards": {
+                     *           "locked": false,
+                     *           "push": true,
+                     *           "sms": true
+                     *         },
+                     *         "security": {
+                     *           "locked": true,
+                     *           "push": true,
+                     *           "sms": true
+                     *         },
+                     *         "tickets": {
+                     *           "locked": false,
+                     *           "push": true,
+                     *           "sms": true
+                     *         }
+                     *       },
+                     *       "quiet_hours": {
+                     *         "end": "08:00",
+                     *         "start": "22:00",
+                     *         "timezone": "Asia/Shanghai"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["PreferencesOut"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    change_my_preferences_v1_me_notification_preferences_patch: {
+    changeMyPreferences: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "groups": {
+                 *         "community_news": {
+                 *           "push": false
+                 *         },
+                 *         "points": {
+                 *           "sms": true
+                 *         }
+                 *       },
+                 *       "quiet_hours": {
+                 *         "end": "22:00",
+                 *         "start": "22:00"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["PreferencesIn"];
             };
         };
@@ -5885,21 +10973,80 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "groups": {
+                     *         "community_news": {
+                     *           "locked": false,
+                     *           "push": false,
+                     *           "sms": false
+                     *         },
+                     *         "expiry": {
+                     *           "locked": false,
+                     *           "push": true,
+                     *           "sms": true
+                     *         },
+                     *         "points": {
+                     *           "locked": false,
+                     *           "push": true,
+                     *           "sms": false
+                     *         },
+                     *         "rewards": {
+                     *           "locked": false,
+                     *           "push": true,
+                     *           "sms": true
+                     *         },
+                     *         "security": {
+                     *           "locked": true,
+                     *           "push": true,
+                     *           "sms": true
+                     *         },
+                     *         "tickets": {
+                     *           "locked": false,
+                     *           "push": true,
+                     *           "sms": true
+                     *         }
+                     *       },
+                     *       "quiet_hours": {
+                     *         "end": "08:00",
+                     *         "start": "22:00",
+                     *         "timezone": "Asia/Shanghai"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["PreferencesOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `preference-locked`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    set_my_password_v1_me_password_put: {
+    setMyPassword: {
         parameters: {
             query?: never;
             header?: never;
@@ -5908,6 +11055,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "password": "taihu-lake-2025"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PasswordIn"];
             };
         };
@@ -5919,18 +11071,36 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `weak-password` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    my_points_v1_me_points_get: {
+    myPoints: {
         parameters: {
             query?: never;
             header?: never;
@@ -5945,12 +11115,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "available": 1160,
+                     *       "by_category": {
+                     *         "cogovernance": 130,
+                     *         "green": 420,
+                     *         "other": 0,
+                     *         "volunteer": 610
+                     *       },
+                     *       "expiring_within_30_days": {
+                     *         "earliest_at": "2026-12-31T16:00:00Z",
+                     *         "points": 80
+                     *       },
+                     *       "held": 100,
+                     *       "total": 1260
+                     *     }
+                     */
                     "application/json": components["schemas"]["PointsSummary"];
                 };
             };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
-    earning_code_v1_me_points_code_get: {
+    earningCode: {
         parameters: {
             query?: never;
             header?: never;
@@ -5965,12 +11170,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "code": "WJE1.AZysGkYofLSoXgR2dd_VjmsGQVxANwK6Itk.ddd4Us-C50AogM6Z8H9ziw",
+                     *       "expires_at": "2026-11-25T02:01:00Z",
+                     *       "qr_payload": "WJE1.AZysGkYofLSoXgR2dd_VjmsGQVxANwK6Itk.ddd4Us-C50AogM6Z8H9ziw",
+                     *       "refresh_after_seconds": 45
+                     *     }
+                     */
                     "application/json": components["schemas"]["EarnCodeOut"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    my_points_history_v1_me_points_history_get: {
+    myPointsHistory: {
         parameters: {
             query?: {
                 /** @description Only movements of this category. */
@@ -5981,7 +11212,9 @@ export interface operations {
                 from?: string | null;
                 /** @description Last local day (YYYY-MM-DD). */
                 to?: string | null;
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
                 cursor?: string | null;
+                /** @description Items per page. */
                 limit?: number;
             };
             header?: never;
@@ -5996,21 +11229,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "at": "2026-11-25T02:00:00Z",
+                     *           "balance_after": 1260,
+                     *           "behaviour": {
+                     *             "code": "elderly-care-visit",
+                     *             "title": {
+                     *               "en": "Elderly-care visit",
+                     *               "zh": "助老服务"
+                     *             }
+                     *           },
+                     *           "category": "volunteer",
+                     *           "entry_id": "01a2106e-6528-7c84-9afb-95d76be3cc06",
+                     *           "kind": "award",
+                     *           "points": 20
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
                     "application/json": components["schemas"]["HistoryPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-points-query` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    set_my_ranking_v1_me_points_ranking_put: {
+    setMyRanking: {
         parameters: {
             query?: never;
             header?: never;
@@ -6019,6 +11301,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "community": "songling",
+                 *       "opt_in": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["RankingChoiceIn"];
             };
         };
@@ -6029,23 +11317,55 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "community": "songling",
+                     *       "month": "2026-11",
+                     *       "opt_in": true,
+                     *       "points": 260,
+                     *       "updated_at": "2026-11-25T02:03:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RankingChoiceOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    my_push_tokens_v1_me_push_tokens_get: {
+    myPushTokens: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6058,20 +11378,79 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DeviceOut"][];
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "created_at": "2026-11-25T01:14:03.512000Z",
+                     *           "id": "01a21044-5378-7d4e-9b3a-5f1c2d3e4a6b",
+                     *           "last_seen_at": "2026-11-25T01:14:03.512000Z",
+                     *           "platform": "android",
+                     *           "token": "fG3kT1…"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DevicePage"];
+                };
+            };
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    register_push_token_v1_me_push_tokens_post: {
+    registerPushToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "platform": "android",
+                 *       "token": "fG3kT1x9QrS2b7LmNpQ4vW:APA91bHx7Kq2mVw9-example-registration-token"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PushTokenIn"];
             };
         };
@@ -6082,6 +11461,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-25T01:14:03.512000Z",
+                     *       "id": "01a21044-5378-7d4e-9b3a-5f1c2d3e4a6b",
+                     *       "last_seen_at": "2026-11-25T01:14:03.512000Z",
+                     *       "platform": "android",
+                     *       "token": "fG3kT1…"
+                     *     }
+                     */
                     "application/json": components["schemas"]["DeviceOut"];
                 };
             };
@@ -6091,21 +11479,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-25T01:14:03.512000Z",
+                     *       "id": "01a21044-5378-7d4e-9b3a-5f1c2d3e4a6b",
+                     *       "last_seen_at": "2026-11-25T01:14:03.512000Z",
+                     *       "platform": "android",
+                     *       "token": "fG3kT1…"
+                     *     }
+                     */
                     "application/json": components["schemas"]["DeviceOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    remove_push_token_v1_me_push_tokens__device_id__delete: {
+    removePushToken: {
         parameters: {
             query?: never;
             header?: never;
@@ -6123,18 +11538,45 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `push-token-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    preview_qr_login_v1_me_qr_logins__ticket__get: {
+    previewQrLogin: {
         parameters: {
             query?: never;
             header?: never;
@@ -6151,24 +11593,91 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "claims": [
+                     *         {
+                     *           "en": "Your Smart Wujiang account identifier",
+                     *           "scope": "openid",
+                     *           "zh": "你的智慧吴江账号标识"
+                     *         },
+                     *         {
+                     *           "en": "Your mobile number",
+                     *           "scope": "phone",
+                     *           "zh": "手机号码"
+                     *         }
+                     *       ],
+                     *       "client_id": "FKFALze_2aEwOBpIH0maTTrV",
+                     *       "client_name": "吴江公共自行车",
+                     *       "status": "pending"
+                     *     }
+                     */
                     "application/json": components["schemas"]["QrLoginOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `login-ticket-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `login-ticket-answered` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gone: `login-ticket-expired` */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    answer_qr_login_v1_me_qr_logins__ticket__post: {
+    answerQrLogin: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 ticket: string;
             };
@@ -6176,6 +11685,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "approve": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["QrAnswer"];
             };
         };
@@ -6186,29 +11700,113 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "claims": [
+                     *         {
+                     *           "en": "Your Smart Wujiang account identifier",
+                     *           "scope": "openid",
+                     *           "zh": "你的智慧吴江账号标识"
+                     *         },
+                     *         {
+                     *           "en": "Your mobile number",
+                     *           "scope": "phone",
+                     *           "zh": "手机号码"
+                     *         }
+                     *       ],
+                     *       "client_id": "FKFALze_2aEwOBpIH0maTTrV",
+                     *       "client_name": "吴江公共自行车",
+                     *       "status": "pending"
+                     *     }
+                     */
                     "application/json": components["schemas"]["QrLoginOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `login-ticket-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `login-ticket-answered` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gone: `login-ticket-expired` */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Too Many Requests: `rate-limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    verify_my_real_name_v1_me_real_name_post: {
+    verifyMyRealName: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "id_number": "11010519491231002X",
+                 *       "name": "张三"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RealNameIn"];
             };
         };
@@ -6219,25 +11817,79 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "method": "service",
+                     *       "profile": {
+                     *         "assurance": "real_name",
+                     *         "created_at": "2024-11-02T06:15:44Z",
+                     *         "has_password": true,
+                     *         "id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+                     *         "id_number": "3205**********1234",
+                     *         "language": "zh",
+                     *         "name": "张*",
+                     *         "phone": "138****5678",
+                     *         "real_name_verified_at": "2025-03-14T02:31:07Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["RealNameResult"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `id-number-taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-id-number`, `real-name-mismatch`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Service Unavailable: `verification-unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    redeem_v1_me_redemptions_post: {
+    redeem: {
         parameters: {
             query?: never;
             header: {
-                /** @description Chosen by the client: a retry with the same key is the same request. */
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
                 "Idempotency-Key": string;
             };
             path?: never;
@@ -6245,38 +11897,112 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reward": "supermarket-10-yuan"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RedeemIn"];
             };
         };
         responses: {
-            /** @description A replay of an earlier request with the same key */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
             /** @description Successful Response */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "cash_cents": 0,
+                     *       "closed_at": null,
+                     *       "created_at": "2026-12-01T02:00:00Z",
+                     *       "expires_at": "2026-12-31T02:00:00Z",
+                     *       "id": "01a22f54-8d00-786a-9b27-e326df4fd5b4",
+                     *       "issued_at": "2026-12-01T02:00:00Z",
+                     *       "merchant": "songling-mart",
+                     *       "points": 100,
+                     *       "qr_payload": "wjv1:841BJYXJK4FR29HECGGTX808QA",
+                     *       "reward": "supermarket-10-yuan",
+                     *       "status": "issued",
+                     *       "title": {
+                     *         "en": "10-yuan supermarket voucher",
+                     *         "zh": "超市 10 元购物券"
+                     *       },
+                     *       "voucher_code": "841BJYXJK4FR29HECGGTX808QA"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RedemptionOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `reward-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `reward-unavailable`, `insufficient-points`, `redemption-limit-reached`, `sold-out` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Bad Gateway: `payment-provider-error` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: `payments-unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    my_redemption_v1_me_redemptions__redemption_id__get: {
+    myRedemption: {
         parameters: {
             query?: never;
             header?: never;
@@ -6293,24 +12019,74 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "cash_cents": 0,
+                     *       "closed_at": null,
+                     *       "created_at": "2026-12-01T02:00:00Z",
+                     *       "expires_at": "2026-12-31T02:00:00Z",
+                     *       "id": "01a22f54-8d00-786a-9b27-e326df4fd5b4",
+                     *       "issued_at": "2026-12-01T02:00:00Z",
+                     *       "merchant": "songling-mart",
+                     *       "points": 100,
+                     *       "qr_payload": "wjv1:841BJYXJK4FR29HECGGTX808QA",
+                     *       "reward": "supermarket-10-yuan",
+                     *       "status": "issued",
+                     *       "title": {
+                     *         "en": "10-yuan supermarket voucher",
+                     *         "zh": "超市 10 元购物券"
+                     *       },
+                     *       "voucher_code": "841BJYXJK4FR29HECGGTX808QA"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RedemptionOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `redemption-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    cancel_v1_me_redemptions__redemption_id__cancel_post: {
+    cancelRedemption: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 redemption_id: string;
             };
@@ -6324,94 +12100,82 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "cash_cents": 0,
+                     *       "closed_at": null,
+                     *       "created_at": "2026-12-01T02:00:00Z",
+                     *       "expires_at": "2026-12-31T02:00:00Z",
+                     *       "id": "01a22f54-8d00-786a-9b27-e326df4fd5b4",
+                     *       "issued_at": "2026-12-01T02:00:00Z",
+                     *       "merchant": "songling-mart",
+                     *       "points": 100,
+                     *       "qr_payload": "wjv1:841BJYXJK4FR29HECGGTX808QA",
+                     *       "reward": "supermarket-10-yuan",
+                     *       "status": "issued",
+                     *       "title": {
+                     *         "en": "10-yuan supermarket voucher",
+                     *         "zh": "超市 10 元购物券"
+                     *       },
+                     *       "voucher_code": "841BJYXJK4FR29HECGGTX808QA"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RedemptionOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `redemption-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `redemption-not-cancellable` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    my_sessions_v1_me_sessions_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SessionOut"][];
-                };
-            };
-        };
-    };
-    sign_out_everywhere_v1_me_sessions_revoke_all_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SignedOut"];
-                };
-            };
-        };
-    };
-    end_session_v1_me_sessions__session_id__delete: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                session_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    my_tickets_v1_me_tickets_get: {
+    mySessions: {
         parameters: {
             query?: {
-                /** @description `next_cursor` of the last page. */
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
                 cursor?: string | null;
+                /** @description Items per page. */
                 limit?: number;
             };
             header?: never;
@@ -6426,24 +12190,71 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketPage"];
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "assurance": "real_name",
+                     *           "channel": "app",
+                     *           "client_id": "wujiang-app",
+                     *           "created_at": "2025-03-14T01:26:53Z",
+                     *           "device_name": "华为 Mate 60 Pro",
+                     *           "expires_at": "2025-04-13T01:26:53Z",
+                     *           "id": "0193b7e4-2a51-7c08-b3d6-91f0e5a7c2d4",
+                     *           "last_used_at": "2025-03-20T11:02:19Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SessionPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    my_tv_boxes_v1_me_tv_boxes_get: {
+    signOutEverywhere: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6455,12 +12266,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TvBoxOut"][];
+                    /**
+                     * @example {
+                     *       "sessions_ended": 3
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SignedOut"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    unpair_tv_box_v1_me_tv_boxes__session_id__delete: {
+    endMySession: {
         parameters: {
             query?: never;
             header?: never;
@@ -6478,23 +12321,296 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `session-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    my_vouchers_v1_me_vouchers_get: {
+    myTickets: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "body": "来电人反映松陵街道中山南路与鲈乡南路交叉口附近路灯连续三晚不亮，夜间行人通行不便，希望尽快维修。",
+                     *           "channel": "hotline",
+                     *           "closed_at": "2026-12-07T01:05:03.118000Z",
+                     *           "created_at": "2026-12-05T01:35:12.604000Z",
+                     *           "created_by": "agent:A1023",
+                     *           "events": [
+                     *             {
+                     *               "actor": "agent:A1023",
+                     *               "at": "2026-12-05T01:35:12.604000Z",
+                     *               "from_status": null,
+                     *               "note": null,
+                     *               "to_status": "open"
+                     *             },
+                     *             {
+                     *               "actor": "agent:A2051",
+                     *               "at": "2026-12-05T02:10:44.019000Z",
+                     *               "from_status": "open",
+                     *               "note": "已派单至松陵街道城市管理办公室",
+                     *               "to_status": "in_progress"
+                     *             },
+                     *             {
+                     *               "actor": "agent:A2051",
+                     *               "at": "2026-12-06T08:30:15.772000Z",
+                     *               "from_status": "in_progress",
+                     *               "note": "路灯线路已维修，现场确认恢复照明",
+                     *               "to_status": "resolved"
+                     *             },
+                     *             {
+                     *               "actor": "agent:A1023",
+                     *               "at": "2026-12-07T01:05:03.118000Z",
+                     *               "from_status": "resolved",
+                     *               "note": "已回访来电人，确认问题解决",
+                     *               "to_status": "closed"
+                     *             }
+                     *           ],
+                     *           "id": "01a243d7-4adc-7a42-9b53-0c1d2e3f4a5b",
+                     *           "kind": "report",
+                     *           "number": "WJ20261205-000042",
+                     *           "rated_at": "2026-12-07T01:06:20.550000Z",
+                     *           "rating": 5,
+                     *           "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *           "status": "closed",
+                     *           "subject": "中山南路路灯不亮",
+                     *           "updated_at": "2026-12-07T01:05:03.118000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TicketPage"];
+                };
+            };
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+        };
+    };
+    myTvBoxes: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "device_name": "TV box",
+                     *           "id": "01a1017e-0b00-7e57-8f68-5a6b7c8d9eaf",
+                     *           "last_used_at": "2026-12-07T13:40:00.552000Z",
+                     *           "paired_at": "2026-10-03T11:20:00.214000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TvBoxPage"];
+                };
+            };
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+        };
+    };
+    unpairTvBox: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `session-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+        };
+    };
+    myVouchers: {
         parameters: {
             query?: {
                 /** @description Only these. */
                 status?: ("awaiting_payment" | "issued" | "used" | "cancelled" | "expired" | "payment_failed")[] | null;
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
                 cursor?: string | null;
+                /** @description Items per page. */
                 limit?: number;
             };
             header?: never;
@@ -6509,25 +12625,77 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "cash_cents": 0,
+                     *           "closed_at": null,
+                     *           "created_at": "2026-12-01T02:00:00Z",
+                     *           "expires_at": "2026-12-31T02:00:00Z",
+                     *           "id": "01a22f54-8d00-786a-9b27-e326df4fd5b4",
+                     *           "issued_at": "2026-12-01T02:00:00Z",
+                     *           "merchant": "songling-mart",
+                     *           "points": 100,
+                     *           "qr_payload": "wjv1:841BJYXJK4FR29HECGGTX808QA",
+                     *           "reward": "supermarket-10-yuan",
+                     *           "status": "issued",
+                     *           "title": {
+                     *             "en": "10-yuan supermarket voucher",
+                     *             "zh": "超市 10 元购物券"
+                     *           },
+                     *           "voucher_code": "841BJYXJK4FR29HECGGTX808QA"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RedemptionPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    consume_v1_merchant_vouchers_consume_post: {
+    consumeVoucher: {
         parameters: {
             query?: never;
             header: {
-                /** @description Chosen by the client: a retry with the same key is the same request. */
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
                 "Idempotency-Key": string;
             };
             path?: never;
@@ -6535,6 +12703,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "wjv1:841BJYXJK4FR29HECGGTX808QA"
+                 *     }
+                 */
                 "application/json": components["schemas"]["VoucherCodeIn"];
             };
         };
@@ -6545,21 +12718,85 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "cash_cents": 0,
+                     *       "expires_at": "2026-12-31T02:00:00Z",
+                     *       "merchant": "songling-mart",
+                     *       "points": 100,
+                     *       "redemption_id": "01a22f54-8d00-786a-9b27-e326df4fd5b4",
+                     *       "reward": "supermarket-10-yuan",
+                     *       "status": "issued",
+                     *       "title": {
+                     *         "en": "10-yuan supermarket voucher",
+                     *         "zh": "超市 10 元购物券"
+                     *       },
+                     *       "usable": true,
+                     *       "used_at": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["VoucherView"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `redemption-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `voucher-not-usable` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Too Many Requests: `rate-limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    verify_v1_merchant_vouchers_verify_post: {
+    verifyVoucher: {
         parameters: {
             query?: never;
             header?: never;
@@ -6568,6 +12805,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "wjv1:841BJYXJK4FR29HECGGTX808QA"
+                 *     }
+                 */
                 "application/json": components["schemas"]["VoucherCodeIn"];
             };
         };
@@ -6578,30 +12820,122 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "cash_cents": 0,
+                     *       "expires_at": "2026-12-31T02:00:00Z",
+                     *       "merchant": "songling-mart",
+                     *       "points": 100,
+                     *       "redemption_id": "01a22f54-8d00-786a-9b27-e326df4fd5b4",
+                     *       "reward": "supermarket-10-yuan",
+                     *       "status": "issued",
+                     *       "title": {
+                     *         "en": "10-yuan supermarket voucher",
+                     *         "zh": "超市 10 元购物券"
+                     *       },
+                     *       "usable": true,
+                     *       "used_at": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["VoucherView"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `redemption-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Too Many Requests: `rate-limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    webhook_v1_payments_webhook_post: {
+    paymentWebhook: {
         parameters: {
             query?: never;
-            header?: {
-                "Stripe-Signature"?: string | null;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The provider's event, exactly as it was signed. */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "created": 1742453112,
+                 *       "data": {
+                 *         "object": {
+                 *           "amount": 1500,
+                 *           "currency": "cny",
+                 *           "id": "pi_3QvX7nKc2Ld9Fz0M0h5Vq2Ws",
+                 *           "object": "payment_intent",
+                 *           "status": "succeeded"
+                 *         }
+                 *       },
+                 *       "id": "evt_3QvX8bKc2Ld9Fz0M1a7Yp4Rt",
+                 *       "object": "event",
+                 *       "type": "payment_intent.succeeded"
+                 *     }
+                 */
+                "application/json": {
+                    data: {
+                        /** @description The PaymentIntent; its `id` names the redemption's payment. */
+                        object: {
+                            id?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @description The event id: each is applied once. */
+                    id: string;
+                    /** @description Acted on: `payment_intent.succeeded`, `payment_intent.payment_failed`, `payment_intent.canceled`; any other type is acknowledged and ignored. */
+                    type: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6609,21 +12943,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "outcome": "issued",
+                     *       "received": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookAck"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description Bad Request: `invalid-webhook-signature` */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: `payments-unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    community_ranking_v1_points_rankings__community__get: {
+    communityRanking: {
         parameters: {
             query?: {
                 /** @description YYYY-MM; default this month. */
@@ -6644,23 +12995,82 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "community": "songling",
+                     *       "entries": [
+                     *         {
+                     *           "display_name": "居民 ****f26e",
+                     *           "me": false,
+                     *           "points": 320,
+                     *           "rank": 1
+                     *         },
+                     *         {
+                     *           "display_name": "居民 ****d58e",
+                     *           "me": true,
+                     *           "points": 260,
+                     *           "rank": 2
+                     *         },
+                     *         {
+                     *           "display_name": "居民 ****52c0",
+                     *           "me": false,
+                     *           "points": 260,
+                     *           "rank": 2
+                     *         },
+                     *         {
+                     *           "display_name": "居民 ****257e",
+                     *           "me": false,
+                     *           "points": 185,
+                     *           "rank": 4
+                     *         }
+                     *       ],
+                     *       "me": {
+                     *         "points": 260,
+                     *         "rank": 2
+                     *       },
+                     *       "month": "2026-11"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RankingOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-points-query` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    list_rewards_v1_rewards_get: {
+    listRewards: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6673,12 +13083,59 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RewardList"];
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "active": true,
+                     *           "cash_cents": 0,
+                     *           "code": "supermarket-10-yuan",
+                     *           "description": {
+                     *             "en": "10 yuan off a purchase of 50 yuan or more at the Songling community supermarket.",
+                     *             "zh": "在松陵社区惠民超市单笔消费满 50 元可用,每张抵扣 10 元。"
+                     *           },
+                     *           "kind": "voucher",
+                     *           "merchant": "songling-mart",
+                     *           "per_resident_limit": 2,
+                     *           "points_cost": 100,
+                     *           "stock_left": 423,
+                     *           "stock_total": 500,
+                     *           "title": {
+                     *             "en": "10-yuan supermarket voucher",
+                     *             "zh": "超市 10 元购物券"
+                     *           },
+                     *           "valid_from": "2026-10-08T01:00:00Z",
+                     *           "valid_until": "2026-12-31T16:00:00Z",
+                     *           "voucher_valid_days": 30
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RewardPage"];
+                };
+            };
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    get_reward_v1_rewards__code__get: {
+    getReward: {
         parameters: {
             query?: never;
             header?: never;
@@ -6695,25 +13152,58 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "active": true,
+                     *       "cash_cents": 0,
+                     *       "code": "supermarket-10-yuan",
+                     *       "description": {
+                     *         "en": "10 yuan off a purchase of 50 yuan or more at the Songling community supermarket.",
+                     *         "zh": "在松陵社区惠民超市单笔消费满 50 元可用,每张抵扣 10 元。"
+                     *       },
+                     *       "kind": "voucher",
+                     *       "merchant": "songling-mart",
+                     *       "per_resident_limit": 2,
+                     *       "points_cost": 100,
+                     *       "stock_left": 423,
+                     *       "stock_total": 500,
+                     *       "title": {
+                     *         "en": "10-yuan supermarket voucher",
+                     *         "zh": "超市 10 元购物券"
+                     *       },
+                     *       "valid_from": "2026-10-08T01:00:00Z",
+                     *       "valid_until": "2026-12-31T16:00:00Z",
+                     *       "voucher_valid_days": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["RewardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not Found: `reward-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    award_v1_staff_awards_post: {
+    awardPoints: {
         parameters: {
             query?: never;
             header: {
-                /** @description Unique per award: a retry with the same key replays the first result. */
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
                 "Idempotency-Key": string;
             };
             path?: never;
@@ -6721,6 +13211,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "behaviour": "elderly-care-visit",
+                 *       "code": "WJE1.AZysGkYofLSoXgR2dd_VjmsGQVxANwK6Itk.ddd4Us-C50AogM6Z8H9ziw",
+                 *       "community": "songling",
+                 *       "evidence": {
+                 *         "note": "为社区独居老人上门助餐、打扫卫生 2 小时"
+                 *       },
+                 *       "quantity": "2"
+                 *     }
+                 */
                 "application/json": components["schemas"]["AwardIn"];
             };
         };
@@ -6731,23 +13232,90 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "behaviour": "elderly-care-visit",
+                     *       "behaviour_version": 1,
+                     *       "category": "volunteer",
+                     *       "community": "songling",
+                     *       "created_at": "2026-11-25T02:00:00Z",
+                     *       "decided_at": null,
+                     *       "decided_by": null,
+                     *       "decision_reason": null,
+                     *       "entry_id": "01a2106e-6528-7c84-9afb-95d76be3cc06",
+                     *       "evidence": {
+                     *         "note": "为社区独居老人上门助餐、打扫卫生 2 小时",
+                     *         "photo_urls": []
+                     *       },
+                     *       "expires_at": "2027-12-31T16:00:00Z",
+                     *       "id": "01a2106e-6500-7853-b5b7-ed72960eae11",
+                     *       "occurred_at": "2026-11-25T02:00:00Z",
+                     *       "points": 20,
+                     *       "quantity": "2",
+                     *       "resident_id": "019cac1a-4628-7cb4-a85e-047675dfd58e",
+                     *       "reversal_reason": null,
+                     *       "reversed_points": 0,
+                     *       "source": "staff",
+                     *       "staff_id": "019b912c-f000-7e96-9b1f-1fdd12e88164",
+                     *       "status": "posted"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AwardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `not-certifier`, `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `no-behaviour-list`, `unknown-behaviour`, `unknown-resident` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `budget-exhausted`, `cap-reached`, `earn-code-used` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused`, `behaviour-not-active`, `evidence-required`, `invalid-award`, `invalid-earn-code` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    pending_awards_v1_staff_awards_pending_get: {
+    pendingAwards: {
         parameters: {
             query?: {
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
                 limit?: number;
             };
             header?: never;
@@ -6762,24 +13330,87 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AwardOut"][];
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "behaviour": "elderly-care-visit",
+                     *           "behaviour_version": 1,
+                     *           "category": "volunteer",
+                     *           "community": "songling",
+                     *           "created_at": "2026-11-25T02:00:00Z",
+                     *           "decided_at": null,
+                     *           "decided_by": null,
+                     *           "decision_reason": null,
+                     *           "entry_id": "01a2106e-6528-7c84-9afb-95d76be3cc06",
+                     *           "evidence": {
+                     *             "note": "为社区独居老人上门助餐、打扫卫生 2 小时",
+                     *             "photo_urls": []
+                     *           },
+                     *           "expires_at": "2027-12-31T16:00:00Z",
+                     *           "id": "01a2106e-6500-7853-b5b7-ed72960eae11",
+                     *           "occurred_at": "2026-11-25T02:00:00Z",
+                     *           "points": 20,
+                     *           "quantity": "2",
+                     *           "resident_id": "019cac1a-4628-7cb4-a85e-047675dfd58e",
+                     *           "reversal_reason": null,
+                     *           "reversed_points": 0,
+                     *           "source": "staff",
+                     *           "staff_id": "019b912c-f000-7e96-9b1f-1fdd12e88164",
+                     *           "status": "posted"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AwardPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    approve_v1_staff_awards__award_id__approve_post: {
+    approveAward: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 award_id: string;
             };
@@ -6787,6 +13418,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "照片与服务记录核对无误"
+                 *     }
+                 */
                 "application/json": components["schemas"]["DecisionIn"] | null;
             };
         };
@@ -6797,24 +13433,91 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "behaviour": "elderly-care-visit",
+                     *       "behaviour_version": 1,
+                     *       "category": "volunteer",
+                     *       "community": "songling",
+                     *       "created_at": "2026-11-25T02:00:00Z",
+                     *       "decided_at": null,
+                     *       "decided_by": null,
+                     *       "decision_reason": null,
+                     *       "entry_id": "01a2106e-6528-7c84-9afb-95d76be3cc06",
+                     *       "evidence": {
+                     *         "note": "为社区独居老人上门助餐、打扫卫生 2 小时",
+                     *         "photo_urls": []
+                     *       },
+                     *       "expires_at": "2027-12-31T16:00:00Z",
+                     *       "id": "01a2106e-6500-7853-b5b7-ed72960eae11",
+                     *       "occurred_at": "2026-11-25T02:00:00Z",
+                     *       "points": 20,
+                     *       "quantity": "2",
+                     *       "resident_id": "019cac1a-4628-7cb4-a85e-047675dfd58e",
+                     *       "reversal_reason": null,
+                     *       "reversed_points": 0,
+                     *       "source": "staff",
+                     *       "staff_id": "019b912c-f000-7e96-9b1f-1fdd12e88164",
+                     *       "status": "posted"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AwardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `self-approval`, `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `award-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `award-not-pending` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    reject_v1_staff_awards__award_id__reject_post: {
+    rejectAward: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 award_id: string;
             };
@@ -6822,6 +13525,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "照片与服务记录核对无误"
+                 *     }
+                 */
                 "application/json": components["schemas"]["DecisionIn"];
             };
         };
@@ -6832,24 +13540,91 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "behaviour": "elderly-care-visit",
+                     *       "behaviour_version": 1,
+                     *       "category": "volunteer",
+                     *       "community": "songling",
+                     *       "created_at": "2026-11-25T02:00:00Z",
+                     *       "decided_at": null,
+                     *       "decided_by": null,
+                     *       "decision_reason": null,
+                     *       "entry_id": "01a2106e-6528-7c84-9afb-95d76be3cc06",
+                     *       "evidence": {
+                     *         "note": "为社区独居老人上门助餐、打扫卫生 2 小时",
+                     *         "photo_urls": []
+                     *       },
+                     *       "expires_at": "2027-12-31T16:00:00Z",
+                     *       "id": "01a2106e-6500-7853-b5b7-ed72960eae11",
+                     *       "occurred_at": "2026-11-25T02:00:00Z",
+                     *       "points": 20,
+                     *       "quantity": "2",
+                     *       "resident_id": "019cac1a-4628-7cb4-a85e-047675dfd58e",
+                     *       "reversal_reason": null,
+                     *       "reversed_points": 0,
+                     *       "source": "staff",
+                     *       "staff_id": "019b912c-f000-7e96-9b1f-1fdd12e88164",
+                     *       "status": "posted"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AwardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `self-approval`, `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `award-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `award-not-pending` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-award`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    reverse_v1_staff_awards__award_id__reversal_post: {
+    reverseAward: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 award_id: string;
             };
@@ -6857,6 +13632,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "points": 20,
+                 *       "reason": "同一次助老服务重复录入"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ReversalIn"];
             };
         };
@@ -6867,21 +13648,85 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "behaviour": "elderly-care-visit",
+                     *       "behaviour_version": 1,
+                     *       "category": "volunteer",
+                     *       "community": "songling",
+                     *       "created_at": "2026-11-25T02:00:00Z",
+                     *       "decided_at": null,
+                     *       "decided_by": null,
+                     *       "decision_reason": null,
+                     *       "entry_id": "01a2106e-6528-7c84-9afb-95d76be3cc06",
+                     *       "evidence": {
+                     *         "note": "为社区独居老人上门助餐、打扫卫生 2 小时",
+                     *         "photo_urls": []
+                     *       },
+                     *       "expires_at": "2027-12-31T16:00:00Z",
+                     *       "id": "01a2106e-6500-7853-b5b7-ed72960eae11",
+                     *       "occurred_at": "2026-11-25T02:00:00Z",
+                     *       "points": 20,
+                     *       "quantity": "2",
+                     *       "resident_id": "019cac1a-4628-7cb4-a85e-047675dfd58e",
+                     *       "reversal_reason": null,
+                     *       "reversed_points": 0,
+                     *       "source": "staff",
+                     *       "staff_id": "019b912c-f000-7e96-9b1f-1fdd12e88164",
+                     *       "status": "posted"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AwardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `award-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `award-not-reversible`, `idempotency-conflict`, `reversal-exceeds-remaining` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    one_card_v1_staff_cards__card_id__get: {
+    oneCard: {
         parameters: {
             query?: never;
             header?: never;
@@ -6898,24 +13743,68 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-18T07:12:45.336000Z",
+                     *       "id": "01a1ed80-35c8-7b53-8c64-1d2e3f4a5b6c",
+                     *       "last4": "1234",
+                     *       "locked_until": "2026-12-07T12:40:05.262000Z",
+                     *       "number": "3205****1234",
+                     *       "pin_set": true,
+                     *       "replaces_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *       "status": "active",
+                     *       "updated_at": "2026-12-06T12:40:05.262000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `card-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    cancel_card_v1_staff_cards__card_id__cancel_post: {
+    cancelCard: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 card_id: string;
             };
@@ -6923,6 +13812,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "居民本人持身份证到柜台办理"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ReasonIn"];
             };
         };
@@ -6933,23 +13827,78 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-18T07:12:45.336000Z",
+                     *       "id": "01a1ed80-35c8-7b53-8c64-1d2e3f4a5b6c",
+                     *       "last4": "1234",
+                     *       "locked_until": "2026-12-07T12:40:05.262000Z",
+                     *       "number": "3205****1234",
+                     *       "pin_set": true,
+                     *       "replaces_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *       "status": "active",
+                     *       "updated_at": "2026-12-06T12:40:05.262000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `card-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `card-not-usable` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    card_events_v1_staff_cards__card_id__events_get: {
+    cardEvents: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
+                limit?: number;
+            };
             header?: never;
             path: {
                 card_id: string;
@@ -6964,24 +13913,80 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CardEventOut"][];
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "actor": "kiosk:0196e2d0-4b1a-7c2e-8f3d-1a2b3c4d5e6f",
+                     *           "at": "2026-11-17T11:03:27.207000Z",
+                     *           "card_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+                     *           "channel": "kiosk",
+                     *           "from_status": "active",
+                     *           "id": "01a1e92d-1018-7e2f-a1b0-6c7d8e9f0a1b",
+                     *           "reason": "reported lost",
+                     *           "to_status": "reported_lost"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CardEventPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `card-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    freeze_card_v1_staff_cards__card_id__freeze_post: {
+    freezeCard: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 card_id: string;
             };
@@ -6989,6 +13994,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "居民本人持身份证到柜台办理"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ReasonIn"];
             };
         };
@@ -6999,21 +14009,71 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-18T07:12:45.336000Z",
+                     *       "id": "01a1ed80-35c8-7b53-8c64-1d2e3f4a5b6c",
+                     *       "last4": "1234",
+                     *       "locked_until": "2026-12-07T12:40:05.262000Z",
+                     *       "number": "3205****1234",
+                     *       "pin_set": true,
+                     *       "replaces_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *       "status": "active",
+                     *       "updated_at": "2026-12-06T12:40:05.262000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `card-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `card-not-usable` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    set_card_pin_v1_staff_cards__card_id__pin_put: {
+    setCardPin: {
         parameters: {
             query?: never;
             header?: never;
@@ -7024,6 +14084,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "pin": "385917"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ClerkPinIn"];
             };
         };
@@ -7035,21 +14100,60 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `card-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `card-not-usable` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `weak-pin` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    unfreeze_card_v1_staff_cards__card_id__unfreeze_post: {
+    unfreezeCard: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 card_id: string;
             };
@@ -7057,6 +14161,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "居民本人持身份证到柜台办理"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ReasonIn"];
             };
         };
@@ -7067,24 +14176,77 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-18T07:12:45.336000Z",
+                     *       "id": "01a1ed80-35c8-7b53-8c64-1d2e3f4a5b6c",
+                     *       "last4": "1234",
+                     *       "locked_until": "2026-12-07T12:40:05.262000Z",
+                     *       "number": "3205****1234",
+                     *       "pin_set": true,
+                     *       "replaces_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *       "status": "active",
+                     *       "updated_at": "2026-12-06T12:40:05.262000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `card-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `card-already-active`, `card-not-usable` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    unlock_card_v1_staff_cards__card_id__unlock_post: {
+    unlockCard: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 card_id: string;
             };
@@ -7092,6 +14254,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "居民本人持身份证到柜台办理"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ReasonIn"];
             };
         };
@@ -7102,21 +14269,62 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-18T07:12:45.336000Z",
+                     *       "id": "01a1ed80-35c8-7b53-8c64-1d2e3f4a5b6c",
+                     *       "last4": "1234",
+                     *       "locked_until": "2026-12-07T12:40:05.262000Z",
+                     *       "number": "3205****1234",
+                     *       "pin_set": true,
+                     *       "replaces_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *       "status": "active",
+                     *       "updated_at": "2026-12-06T12:40:05.262000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `card-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    check_role_v1_staff_communities__community__check_get: {
+    checkRole: {
         parameters: {
             query: {
                 role: components["schemas"]["StaffRole"];
@@ -7135,24 +14343,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "allowed": true,
+                     *       "community": "songling",
+                     *       "role": "awarder"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RoleCheck"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    flags_v1_staff_flags_get: {
+    fraudFlags: {
         parameters: {
             query?: {
                 reviewed?: boolean;
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
                 limit?: number;
             };
             header?: never;
@@ -7167,24 +14403,74 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["FlagOut"][];
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "award_id": "01a2106e-6500-7853-b5b7-ed72960eae11",
+                     *           "community": "songling",
+                     *           "created_at": "2026-11-25T02:00:00Z",
+                     *           "detail": "5 awards to this resident in 7 days",
+                     *           "id": "01a2106e-6532-79d9-9cde-2d563dafaef5",
+                     *           "kind": "repeat_pair",
+                     *           "resident_id": "019cac1a-4628-7cb4-a85e-047675dfd58e",
+                     *           "review_note": "本周社区集中开展助老志愿活动,属正常",
+                     *           "reviewed_at": "2026-11-26T01:30:00Z",
+                     *           "reviewed_by": "019b9131-83e0-713f-9ca1-94269a368169",
+                     *           "staff_id": "019b912c-f000-7e96-9b1f-1fdd12e88164"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["FlagPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    review_flag_v1_staff_flags__flag_id__review_post: {
+    reviewFlag: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 flag_id: string;
             };
@@ -7192,6 +14478,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "note": "本周社区集中开展助老志愿活动,属正常"
+                 *     }
+                 */
                 "application/json": components["schemas"]["FlagReview"];
             };
         };
@@ -7202,21 +14493,63 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "award_id": "01a2106e-6500-7853-b5b7-ed72960eae11",
+                     *       "community": "songling",
+                     *       "created_at": "2026-11-25T02:00:00Z",
+                     *       "detail": "5 awards to this resident in 7 days",
+                     *       "id": "01a2106e-6532-79d9-9cde-2d563dafaef5",
+                     *       "kind": "repeat_pair",
+                     *       "resident_id": "019cac1a-4628-7cb4-a85e-047675dfd58e",
+                     *       "review_note": "本周社区集中开展助老志愿活动,属正常",
+                     *       "reviewed_at": "2026-11-26T01:30:00Z",
+                     *       "reviewed_by": "019b9131-83e0-713f-9ca1-94269a368169",
+                     *       "staff_id": "019b912c-f000-7e96-9b1f-1fdd12e88164"
+                     *     }
+                     */
                     "application/json": components["schemas"]["FlagOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `award-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    me_v1_staff_me_get: {
+    staffMe: {
         parameters: {
             query?: never;
             header?: never;
@@ -7231,12 +14564,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2024-09-18T01:30:00Z",
+                     *       "display_name": "李伟",
+                     *       "grants": [
+                     *         {
+                     *           "community": "songling",
+                     *           "role": "approver"
+                     *         },
+                     *         {
+                     *           "community": "songling",
+                     *           "role": "awarder"
+                     *         },
+                     *         {
+                     *           "community": "tongli",
+                     *           "role": "counter_clerk"
+                     *         }
+                     *       ],
+                     *       "id": "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f506",
+                     *       "username": "li.wei"
+                     *     }
+                     */
                     "application/json": components["schemas"]["StaffMe"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    find_resident_v1_staff_residents_lookup_post: {
+    findResident: {
         parameters: {
             query?: never;
             header?: never;
@@ -7245,6 +14618,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "phone": "13800138000"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CounterLookup"];
             };
         };
@@ -7255,23 +14633,79 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "assurance": "real_name",
+                     *       "created_at": "2024-11-02T06:15:44Z",
+                     *       "has_password": true,
+                     *       "id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+                     *       "id_number": "3205**********1234",
+                     *       "language": "zh",
+                     *       "name": "张*",
+                     *       "phone": "138****5678",
+                     *       "real_name_verified_at": "2025-03-14T02:31:07Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ResidentProfile"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `resident-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-phone`, `invalid-id-number` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Too Many Requests: `rate-limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    resident_cards_v1_staff_residents__resident_id__cards_get: {
+    residentCards: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
+                limit?: number;
+            };
             header?: never;
             path: {
                 resident_id: string;
@@ -7286,24 +14720,73 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CardOut"][];
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "created_at": "2026-11-18T07:12:45.336000Z",
+                     *           "id": "01a1ed80-35c8-7b53-8c64-1d2e3f4a5b6c",
+                     *           "last4": "1234",
+                     *           "locked_until": "2026-12-07T12:40:05.262000Z",
+                     *           "number": "3205****1234",
+                     *           "pin_set": true,
+                     *           "replaces_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+                     *           "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *           "status": "active",
+                     *           "updated_at": "2026-12-06T12:40:05.262000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEyMzQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CardPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    issue_card_v1_staff_residents__resident_id__cards_post: {
+    issueCard: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key": string;
+            };
             path: {
                 resident_id: string;
             };
@@ -7311,6 +14794,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "chip_uid": "04A2B3C4D5E680",
+                 *       "number": "3205 0000 0000 1234"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CardIn"];
             };
         };
@@ -7321,24 +14810,77 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-18T07:12:45.336000Z",
+                     *       "id": "01a1ed80-35c8-7b53-8c64-1d2e3f4a5b6c",
+                     *       "last4": "1234",
+                     *       "locked_until": "2026-12-07T12:40:05.262000Z",
+                     *       "number": "3205****1234",
+                     *       "pin_set": true,
+                     *       "replaces_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *       "status": "active",
+                     *       "updated_at": "2026-12-06T12:40:05.262000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `resident-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `card-already-active`, `card-taken`, `card-not-usable` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-card-number`, `invalid-chip-uid`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    replace_card_v1_staff_residents__resident_id__cards_replace_post: {
+    replaceCard: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key": string;
+            };
             path: {
                 resident_id: string;
             };
@@ -7346,6 +14888,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "chip_uid": "04A2B3C4D5E680",
+                 *       "number": "3205 0000 0000 1234"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CardIn"];
             };
         };
@@ -7356,24 +14904,77 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-18T07:12:45.336000Z",
+                     *       "id": "01a1ed80-35c8-7b53-8c64-1d2e3f4a5b6c",
+                     *       "last4": "1234",
+                     *       "locked_until": "2026-12-07T12:40:05.262000Z",
+                     *       "number": "3205****1234",
+                     *       "pin_set": true,
+                     *       "replaces_id": "019cac2a-cca0-7c3d-9e4f-8a9b0c1d2e3f",
+                     *       "resident_id": "0199c19f-e2a8-7a41-8c2d-3b4e5f6a7b8c",
+                     *       "status": "active",
+                     *       "updated_at": "2026-12-06T12:40:05.262000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CardOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `resident-not-found`, `card-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `card-already-active`, `card-taken`, `card-not-usable` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-card-number`, `invalid-chip-uid`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    verify_resident_in_person_v1_staff_residents__resident_id__in_person_post: {
+    verifyResidentInPerson: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 resident_id: string;
             };
@@ -7381,6 +14982,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "id_number": "11010519491231002X",
+                 *       "name": "张三"
+                 *     }
+                 */
                 "application/json": components["schemas"]["InPersonCheck"];
             };
         };
@@ -7391,21 +14998,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "assurance": "real_name",
+                     *       "created_at": "2024-11-02T06:15:44Z",
+                     *       "has_password": true,
+                     *       "id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+                     *       "id_number": "3205**********1234",
+                     *       "language": "zh",
+                     *       "name": "张*",
+                     *       "phone": "138****5678",
+                     *       "real_name_verified_at": "2025-03-14T02:31:07Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ResidentProfile"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient-role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `resident-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: `id-number-taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `invalid-id-number`, `real-name-mismatch`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    sign_in_v1_staff_sessions_post: {
+    staffSignIn: {
         parameters: {
             query?: never;
             header?: never;
@@ -7414,6 +15070,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "device_name": "松陵街道社区服务中心 2号窗口",
+                 *       "password": "songling-desk-7",
+                 *       "totp_code": "493027",
+                 *       "username": "li.wei"
+                 *     }
+                 */
                 "application/json": components["schemas"]["StaffSignIn"];
             };
         };
@@ -7424,21 +15088,51 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIwMTkzYTFi….kYF3r0…",
+                     *       "expires_in": 600,
+                     *       "refresh_token": "DAFVLnKSyj7RtN3KhKtWyAu4Z-W9h-X0TBxHi4olekw",
+                     *       "scope": "profile sessions points:read",
+                     *       "session_id": "0193b7e4-2a51-7c08-b3d6-91f0e5a7c2d4",
+                     *       "token_type": "Bearer"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `invalid-credentials` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Too Many Requests: `rate-limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
-    home_v1_tv_home_get: {
+    tvHome: {
         parameters: {
             query?: never;
             header?: never;
@@ -7453,16 +15147,100 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "expiring": {
+                     *         "last_day": "2026-12-31",
+                     *         "points": 120
+                     *       },
+                     *       "name": "张**",
+                     *       "notices": [
+                     *         {
+                     *           "at": "2026-12-08T10:02:10.118000+08:00",
+                     *           "id": "01a25363-0cd0-7a13-8b24-1c2d3e4f5a6b",
+                     *           "title": "积分到账",
+                     *           "unread": true
+                     *         },
+                     *         {
+                     *           "at": "2026-12-05T20:05:00.431000+08:00",
+                     *           "id": "01a24617-e1e0-7b24-9c35-2d3e4f5a6b7c",
+                     *           "title": "12345热线工单进度",
+                     *           "unread": true
+                     *         },
+                     *         {
+                     *           "at": "2026-12-01T08:12:33.907000+08:00",
+                     *           "id": "01a22ef2-2d68-7c35-ad46-3e4f5a6b7c8d",
+                     *           "title": "兑换成功",
+                     *           "unread": false
+                     *         }
+                     *       ],
+                     *       "points": {
+                     *         "available": 1280,
+                     *         "total": 1340
+                     *       },
+                     *       "tiles": [
+                     *         {
+                     *           "key": "points_history",
+                     *           "label": "积分明细",
+                     *           "target": "/v1/tv/points/history"
+                     *         },
+                     *         {
+                     *           "key": "rewards",
+                     *           "label": "兑换礼品",
+                     *           "target": "/v1/tv/rewards"
+                     *         },
+                     *         {
+                     *           "key": "inbox",
+                     *           "label": "消息",
+                     *           "target": "/v1/tv/inbox"
+                     *         },
+                     *         {
+                     *           "key": "pair_app",
+                     *           "label": "绑定手机App",
+                     *           "qr": {
+                     *             "payload": "wujiang://home?from=tv",
+                     *             "svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 132 132\" class=\"segno\"><path transform=\"scale(4)\" class=\"qrline\" stroke=\"#1f2933\" d=\"M4 4.5h7m1 0…\"/></svg>"
+                     *           }
+                     *         },
+                     *         {
+                     *           "key": "more",
+                     *           "label": "更多操作",
+                     *           "target": "/v1/tv/more"
+                     *         }
+                     *       ],
+                     *       "unread": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["HomeScreen"];
                 };
             };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `wrong-channel`, `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
-    notices_v1_tv_inbox_get: {
+    tvInbox: {
         parameters: {
             query?: {
-                /** @description From 1; six items a page. */
-                page?: number;
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -7476,24 +15254,80 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "at": "2026-12-08T10:02:10.118000+08:00",
+                     *           "id": "01a25363-0cd0-7a13-8b24-1c2d3e4f5a6b",
+                     *           "title": "积分到账",
+                     *           "unread": true
+                     *         },
+                     *         {
+                     *           "at": "2026-12-05T20:05:00.431000+08:00",
+                     *           "id": "01a24617-e1e0-7b24-9c35-2d3e4f5a6b7c",
+                     *           "title": "12345热线工单进度",
+                     *           "unread": true
+                     *         },
+                     *         {
+                     *           "at": "2026-12-01T08:12:33.907000+08:00",
+                     *           "id": "01a22ef2-2d68-7c35-ad46-3e4f5a6b7c8d",
+                     *           "title": "兑换成功",
+                     *           "unread": false
+                     *         }
+                     *       ],
+                     *       "next_cursor": null,
+                     *       "unread": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["InboxScreen"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `wrong-channel`, `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    open_notice_v1_tv_inbox__item_id__read_post: {
+    tvOpenNotice: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters (a UUID is ideal), new for each intended change and the same for its retries: a retry within 24 hours is answered exactly as the first request was, and nothing is done twice. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 item_id: string;
             };
@@ -7507,21 +15341,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "at": "2026-12-08T10:02:10.118000+08:00",
+                     *       "body": "您因「垃圾正确分类投放」获得 2 积分，有效期至 2027年12月31日。感谢您为美好吴江出一份力！",
+                     *       "id": "01a25363-0cd0-7a13-8b24-1c2d3e4f5a6b",
+                     *       "title": "积分到账",
+                     *       "unread": false
+                     *     }
+                     */
                     "application/json": components["schemas"]["Notice"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `wrong-channel`, `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `inbox-item-not-found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error`, `idempotency-key-reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    more_v1_tv_more_get: {
+    tvMore: {
         parameters: {
             query?: never;
             header?: never;
@@ -7536,16 +15406,66 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "actions": [
+                     *         {
+                     *           "key": "preferences",
+                     *           "label": "通知设置",
+                     *           "qr": {
+                     *             "payload": "wujiang://settings/notifications?from=tv",
+                     *             "svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 148 148\" class=\"segno\"><path transform=\"scale(4)\" class=\"qrline\" stroke=\"#1f2933\" d=\"M4 4.5h7m2 0…\"/></svg>"
+                     *           }
+                     *         },
+                     *         {
+                     *           "key": "card_lost",
+                     *           "label": "挂失市民卡",
+                     *           "qr": {
+                     *             "payload": "wujiang://card/report-lost?from=tv",
+                     *             "svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 148 148\" class=\"segno\"><path transform=\"scale(4)\" class=\"qrline\" stroke=\"#1f2933\" d=\"M4 4.5h7m4 0…\"/></svg>"
+                     *           }
+                     *         },
+                     *         {
+                     *           "key": "sign_out",
+                     *           "label": "退出其他设备",
+                     *           "qr": {
+                     *             "payload": "wujiang://settings/sessions?from=tv",
+                     *             "svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 148 148\" class=\"segno\"><path transform=\"scale(4)\" class=\"qrline\" stroke=\"#1f2933\" d=\"M4 4.5h7m3 0…\"/></svg>"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["MoreScreen"];
                 };
             };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `wrong-channel`, `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
-    points_history_v1_tv_points_history_get: {
+    tvPointsHistory: {
         parameters: {
             query?: {
-                /** @description From 1; six items a page. */
-                page?: number;
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -7559,25 +15479,82 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "at": "2026-12-08T10:02:09.874000+08:00",
+                     *           "balance_after": 1280,
+                     *           "kind": "award",
+                     *           "label": "垃圾正确分类投放",
+                     *           "points": 2
+                     *         },
+                     *         {
+                     *           "at": "2026-12-01T08:12:33.651000+08:00",
+                     *           "balance_after": 1278,
+                     *           "kind": "redemption",
+                     *           "label": "环保帆布袋",
+                     *           "points": -60
+                     *         },
+                     *         {
+                     *           "at": "2026-11-29T15:40:12.300000+08:00",
+                     *           "balance_after": 1338,
+                     *           "kind": "award",
+                     *           "label": "志愿服务",
+                     *           "points": 20
+                     *         }
+                     *       ],
+                     *       "next_cursor": "aDEy"
+                     *     }
+                     */
                     "application/json": components["schemas"]["HistoryScreen"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `wrong-channel`, `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };
     };
-    rewards_v1_tv_rewards_get: {
+    tvRewards: {
         parameters: {
             query?: {
-                /** @description From 1; six items a page. */
-                page?: number;
+                /** @description The `next_cursor` of the previous page, unchanged; none for the first page. */
+                cursor?: string | null;
+                /** @description Items per page. */
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -7591,16 +15568,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "cash_cents": 0,
+                     *           "code": "tote-bag",
+                     *           "points_cost": 60,
+                     *           "qr": {
+                     *             "payload": "wujiang://rewards/tote-bag?from=tv",
+                     *             "svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 148 148\" class=\"segno\"><path transform=\"scale(4)\" class=\"qrline\" stroke=\"#1f2933\" d=\"M4 4.5h7m2 0…\"/></svg>"
+                     *           },
+                     *           "title": "环保帆布袋"
+                     *         },
+                     *         {
+                     *           "cash_cents": 1990,
+                     *           "code": "cinema-ticket",
+                     *           "points_cost": 300,
+                     *           "qr": {
+                     *             "payload": "wujiang://rewards/cinema-ticket?from=tv",
+                     *             "svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 148 148\" class=\"segno\"><path transform=\"scale(4)\" class=\"qrline\" stroke=\"#1f2933\" d=\"M4 4.5h7m1 0…\"/></svg>"
+                     *           },
+                     *           "title": "吴江影城电影票"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["RewardsScreen"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request: `invalid-cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not-authenticated`, `invalid-token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `wrong-channel`, `insufficient-scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation-error` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
         };

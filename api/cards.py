@@ -368,13 +368,13 @@ async def card_events(
 ) -> citizen_card.CardEventPage:
     """Every status change and PIN lock of the card, oldest first: who, through which
     channel, why."""
-    items, next_cursor = page_of(
+    return page_of(
+        citizen_card.CardEventPage,
         await citizen_card.history(session, card_id=card_id),
         key=lambda e: e.id.hex,
         kind="e",
         page=page,
     )
-    return citizen_card.CardEventPage(items=items, next_cursor=next_cursor)
 
 
 @staff_router.post("/cards/{card_id}/freeze", summary="Freeze a card")
@@ -463,7 +463,6 @@ async def _assurance(session: Session, me: Principal) -> str:
 
 
 def _cards_page(cards: list[citizen_card.CardOut], page: PageRequest) -> citizen_card.CardPage:
-    items, next_cursor = page_of(
-        cards, key=lambda c: c.id.hex, kind="k", page=page, descending=True
+    return page_of(
+        citizen_card.CardPage, cards, key=lambda c: c.id.hex, kind="k", page=page, descending=True
     )
-    return citizen_card.CardPage(items=items, next_cursor=next_cursor)

@@ -21,14 +21,14 @@ router = contract_router(prefix="/v1/me/consents", tags=["app"])
 @router.get("", summary="Partner apps I allowed")
 async def my_consents(session: Session, resident: CurrentResident, page: Paging) -> ConsentPage:
     """The partners the resident allowed, and what each may receive; most recent first."""
-    items, next_cursor = page_of(
+    return page_of(
+        ConsentPage,
         await consents.list_for(session, resident_id=resident.resident_id),
         key=lambda c: time_key(c.granted_at, c.client_id),
         kind="c",
         page=page,
         descending=True,
     )
-    return ConsentPage(items=items, next_cursor=next_cursor)
 
 
 @router.delete("/{client_id}", status_code=204, summary="Withdraw a partner app's consent")

@@ -107,14 +107,14 @@ async def set_my_password(body: PasswordIn, session: Session, me: CurrentResiden
 async def my_sessions(session: Session, me: CurrentResident, page: Paging) -> SessionPage:
     """The resident's live sessions (devices and channels: the app, TV boxes, partner apps),
     most recently used first."""
-    items, next_cursor = page_of(
+    return page_of(
+        SessionPage,
         await sessions.list_sessions(session, subject=me.subject),
         key=lambda s: time_key(s.last_used_at, s.id),
         kind="s",
         page=page,
         descending=True,
     )
-    return SessionPage(items=items, next_cursor=next_cursor)
 
 
 @router.delete(

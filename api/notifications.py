@@ -78,14 +78,14 @@ async def register_push_token(
 @router.get("/push-tokens", summary="My registered devices")
 async def my_push_tokens(session: Session, me: CurrentResident, page: Paging) -> DevicePage:
     """Most recently seen first; tokens masked."""
-    items, next_cursor = page_of(
+    return page_of(
+        DevicePage,
         await devices.list_devices(session, resident_id=me.resident_id),
         key=lambda d: time_key(d.last_seen_at, d.id),
         kind="d",
         page=page,
         descending=True,
     )
-    return DevicePage(items=items, next_cursor=next_cursor)
 
 
 @router.delete(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
 
@@ -13,11 +13,13 @@ from core.pagination import (
     MAX_CURSOR_LENGTH,
     MAX_LIMIT,
     InvalidCursor,
+    Page,
     page_after,
 )
 from mobile_contract.problems import raises
 
 T = TypeVar("T")
+P = TypeVar("P", bound=Page[Any])
 
 
 @dataclass(frozen=True)
@@ -52,14 +54,17 @@ Paging = Annotated[PageRequest, Depends(paging())]
 
 
 def page_of(
+    page_type: type[P],
     items: Sequence[T],
     *,
     key: Callable[[T], str],
     kind: str,
     page: PageRequest,
     descending: bool = False,
-) -> tuple[list[T], str | None]:
-    """The requested page of a short list a service returned whole (see `page_after`)."""
-    return page_after(
+) -> P:
+    """The requested page, as `page_type`, of a short list a service returned whole (see
+    `core.pagination.page_after`)."""
+    shown, next_cursor = page_after(
         items, key=key, kind=kind, cursor=page.cursor, limit=page.limit, descending=descending
     )
+    return page_type(items=shown, next_cursor=next_cursor)

@@ -229,6 +229,5 @@ async def cancel_redemption(
 
 
 def reward_page(catalogue: list[RewardOut], page: PageRequest) -> RewardPage:
-    """A page of the catalogue, by reward code (the kiosk's too)."""
-    items, next_cursor = page_of(catalogue, key=lambda r: r.code, kind="w", page=page)
-    return RewardPage(items=items, next_cursor=next_cursor)
+    """A page of the catalogue, by reward code (the kiosk's and the TV's too)."""
+    return page_of(RewardPage, catalogue, key=lambda r: r.code, kind="w", page=page)

@@ -27,6 +27,7 @@ from api.deps import Session
 from api.idempotency import idempotent
 from api.pagination import PageRequest, Paging, page_of, paging
 from api.principal import CurrentResident, Principal, current_principal
+from api.rewards import reward_page
 from api.routing import contract_router
 from channels.tv import screens
 from core.errors import DomainError, members
@@ -149,11 +150,9 @@ async def tv_rewards(session: Session, tv: TvBox, page: TvPaging) -> screens.Rew
     """What can be redeemed now; redeeming is done on the phone, through each reward's QR
     code."""
     language = await _language(session, tv)
-    shown, next_cursor = page_of(
-        await points.list_rewards(session), key=lambda r: r.code, kind="r", page=page
-    )
+    shown = reward_page(await points.list_rewards(session), page)
     await _footprint(session, tv, "tv.rewards")
-    return screens.rewards(shown, next_cursor=next_cursor, language=language)
+    return screens.rewards(shown.items, next_cursor=shown.next_cursor, language=language)
 
 
 @router.get("/inbox", summary="Notices, six a page")
@@ -199,10 +198,14 @@ async def my_tv_boxes(session: Session, me: CurrentResident, page: Paging) -> Tv
         )
         for box in await _tv_sessions(session, me)
     ]
-    items, next_cursor = page_of(
-        boxes, key=lambda b: time_key(b.last_used_at, b.id), kind="b", page=page, descending=True
+    return page_of(
+        TvBoxPage,
+        boxes,
+        key=lambda b: time_key(b.last_used_at, b.id),
+        kind="b",
+        page=page,
+        descending=True,
     )
-    return TvBoxPage(items=items, next_cursor=next_cursor)
 
 
 @pairing_router.delete(

@@ -126,7 +126,7 @@ def response(refusals: list[Refusal], shared: dict[str, Any]) -> dict[str, Any]:
         "description": f"{_phrase(status)}: {listed}",
         "content": content,
     }
-    if status in (429, 503):
+    if status == 429:
         documented["headers"] = {"Retry-After": RETRY_AFTER}
     return documented
 

@@ -7782,8 +7782,6 @@ export interface operations {
             /** @description Service Unavailable: `sms-unavailable` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8161,8 +8159,6 @@ export interface operations {
             /** @description Service Unavailable: `hotline-not-configured` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8206,8 +8202,6 @@ export interface operations {
             /** @description Service Unavailable: `hotline-not-configured` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8251,8 +8245,6 @@ export interface operations {
             /** @description Service Unavailable: `hotline-not-configured` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8296,8 +8288,6 @@ export interface operations {
             /** @description Service Unavailable: `hotline-not-configured` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8362,8 +8352,6 @@ export interface operations {
             /** @description Service Unavailable: `hotline-not-configured` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8458,8 +8446,6 @@ export interface operations {
             /** @description Service Unavailable: `hotline-not-configured` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8580,8 +8566,6 @@ export interface operations {
             /** @description Service Unavailable: `hotline-not-configured` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8688,8 +8672,6 @@ export interface operations {
             /** @description Service Unavailable: `hotline-not-configured` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8817,8 +8799,6 @@ export interface operations {
             /** @description Service Unavailable: `hotline-not-configured` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8948,8 +8928,6 @@ export interface operations {
             /** @description Service Unavailable: `hotline-not-configured` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10098,8 +10076,6 @@ export interface operations {
             /** @description Service Unavailable: `sms-unavailable` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11875,8 +11851,6 @@ export interface operations {
             /** @description Service Unavailable: `verification-unavailable` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11992,8 +11966,6 @@ export interface operations {
             /** @description Service Unavailable: `payments-unavailable` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12964,8 +12936,6 @@ export interface operations {
             /** @description Service Unavailable: `payments-unavailable` */
             503: {
                 headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {

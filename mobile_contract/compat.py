@@ -229,8 +229,14 @@ class _Pair:
         for name in _union(old_headers, new_headers):
             here = f"{where} header {name}"
             if name not in new_headers:
-                message = "removed: clients reading it will not find it"
-                changes.append(self.change("response-header-removed", True, here, message))
+                # An optional header could always be missing: clients already cope with that.
+                required = old_headers[name].get("required") is True
+                message = (
+                    "removed: clients reading it will not find it"
+                    if required
+                    else "removed: it was optional, so clients already handle its absence"
+                )
+                changes.append(self.change("response-header-removed", required, here, message))
             elif name not in old_headers:
                 changes.append(self.change("response-header-added", False, here, "added"))
             else:

@@ -780,9 +780,14 @@ PROBLEM_404 = answer({"type": "object"}, media_type=PROBLEM)
             ("response-media-type-added", False),
         ),
         (
-            {"200": answer(STRING, headers={"Retry-After": {"schema": INTEGER}})},
+            {"200": answer(STRING, headers={"Retry-After": {"schema": INTEGER, "required": True}})},
             {"200": answer(STRING)},
             ("response-header-removed", True),
+        ),
+        (
+            {"200": answer(STRING, headers={"Retry-After": {"schema": INTEGER}})},
+            {"200": answer(STRING)},
+            ("response-header-removed", False),
         ),
         (
             {"200": answer(STRING)},
@@ -797,7 +802,8 @@ PROBLEM_404 = answer({"type": "object"}, media_type=PROBLEM)
         "problem added",
         "media type removed",
         "media type added",
-        "header removed",
+        "required header removed",
+        "optional header removed",
         "header added",
     ],
 )

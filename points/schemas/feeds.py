@@ -9,8 +9,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from core import clock
 from points.schemas.awards import Community, Quantity
 
 SOURCE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
@@ -33,7 +34,7 @@ class FeedRecord(BaseModel):
     phone: Annotated[str, Field(max_length=32)] | None = None
     behaviour: Annotated[str, Field(pattern=r"^[a-z0-9-]{2,64}$")]
     quantity: Quantity = Decimal(1)
-    occurred_at: AwareDatetime
+    occurred_at: Annotated[AwareDatetime, AfterValidator(clock.in_utc_range)]
     community: Community
 
     @field_validator("record_id")

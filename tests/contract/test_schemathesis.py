@@ -27,9 +27,8 @@ import pytest
 import requests
 import schemathesis
 from schemathesis import Case
-from schemathesis.config import HealthCheck
 
-from tests.contract import known
+from tests.contract import substitutions
 from tests.contract.conftest import Server
 from tests.contract.credentials import Credentials, Seeder
 
@@ -73,23 +72,26 @@ def credentials(fuzz_server: Server, seeder: Seeder, http: requests.Session) -> 
 @pytest.fixture(scope="module")
 def api_schema(fuzz_server: Server, credentials: Credentials) -> schemathesis.BaseSchema:
     """The contract as the running server publishes it, configured from the environment."""
-    config = schemathesis.Config(seed=SEED)
-    schema = schemathesis.openapi.from_url(f"{fuzz_server.base_url}/openapi.json", config=config)
-    schema.config.update(
-        base_url=fuzz_server.base_url,
-        request_timeout=REQUEST_TIMEOUT_SECONDS,
-        suppress_health_check=[HealthCheck.all],
-    )
-    schema.config.generation.update(
-        max_examples=int(os.environ.get("WUJIANG_FUZZ_EXAMPLES", DEFAULT_EXAMPLES)),
-        deterministic=SEED is None,
-        database="none",  # nothing written to .hypothesis/
-        # The run sends its own credentials; generated ones would only be replaced.
-        with_security_parameters=False,
-    )
     strict = os.environ.get("WUJIANG_FUZZ_STRICT", "") == "1"
+    config = schemathesis.Config.from_dict(
+        {
+            **({"seed": SEED} if SEED is not None else {}),
+            "suppress-health-check": ["all"],
+            "request-timeout": REQUEST_TIMEOUT_SECONDS,
+            "generation": {
+                "max-examples": int(os.environ.get("WUJIANG_FUZZ_EXAMPLES", DEFAULT_EXAMPLES)),
+                "deterministic": SEED is None,
+                "database": "none",  # nothing written to .hypothesis/
+                # The run sends its own credentials; generated ones would only be replaced.
+                "with-security-parameters": False,
+            },
+        }
+    )
+    schema = schemathesis.openapi.from_url(f"{fuzz_server.base_url}/openapi.json", config=config)
+    schema.config.update(base_url=fuzz_server.base_url)
     schema.config.checks.update(included_check_names=ALWAYS + (STRICT if strict else []))
-    schema.hook("map_case")(known.hook(known.known_values(credentials.world, credentials.live)))
+    known = substitutions.known_values(credentials.world, credentials.live)
+    schema.hook("map_case")(substitutions.hook(known))
     return schema
 
 

@@ -48,6 +48,7 @@ WEBHOOK_SECRET = "whsec_contract_run"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 PROBE_TIMEOUT = 10
 SEEDER_ANSWER_SECONDS = 60
+KIOSK_WAIT_SECONDS = 60
 
 # (path prefix, staff member): the first match wins.
 STAFF_ROUTES = [
@@ -369,6 +370,9 @@ class Credentials:
             )
 
         started = start()
+        if started.status_code == 429:  # session starts per kiosk and minute: wait for one
+            time.sleep(min(int(started.headers.get("Retry-After", "1")), KIOSK_WAIT_SECONDS))
+            started = start()
         if started.status_code != 201:
             self.cards["kiosk"] = self.seeder.ask("card", who="kiosk")
             started = start()

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from api import activity as activity_api
 from api import auth, health, jwks, me, metrics, oauth
@@ -27,6 +27,7 @@ from api import points as points_api
 from api import reports as reports_api
 from api import rewards as rewards_api
 from api import staff as staff_api
+from api.deps import refuse_nul_characters
 from api.errors import register_error_handlers
 from api.middleware import RequestContextMiddleware
 from channels.hotline import api as hotline_api
@@ -99,7 +100,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     for router in ROUTERS:
-        app.include_router(router)
+        # The browser pages of the authorization flow answer with pages, not problem+json,
+        # and check their own parameters (identity.authorize.single_params, NUL included).
+        guards = [] if router is authorize_api.router else [Depends(refuse_nul_characters)]
+        app.include_router(router, dependencies=guards)
     register_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.openapi = lambda: _contract(app)  # type: ignore[method-assign]

@@ -34,6 +34,17 @@ def advance(by: timedelta) -> None:
     _frozen = _frozen + by
 
 
+def in_utc_range(value: datetime) -> datetime:
+    """`value` unchanged if UTC can express it; ValueError if not. For validating the times
+    clients send: `9999-12-31T23:59:59-14:00` is well-formed ISO 8601 but falls in year 10000
+    once in UTC, which neither Python nor the database can hold."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time falls outside the years 1 to 9999 in UTC") from None
+    return value
+
+
 def as_utc(value: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted."""
     if value.tzinfo is None:

@@ -110,13 +110,16 @@ class _Refuse(Protocol):  # the shape of `refuse` in `begin`, for the helpers' s
 
 
 def single_params(items: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Query parameters as a dict; repeated, oversized or too many refused (RFC 6749 §3.1)."""
+    """Query parameters as a dict; repeated, oversized or too many refused (RFC 6749 §3.1),
+    and NUL characters, which no parameter has a use for."""
     params: dict[str, str] = {}
     for count, (name, value) in enumerate(items):
         if count >= MAX_PARAMS or name in params:
             raise AuthorizationRequestInvalid("A parameter is repeated, or there are too many.")
         if len(name) > 64 or len(value) > MAX_PARAM_LENGTH:
             raise AuthorizationRequestInvalid("A parameter is too long.")
+        if "\0" in name or "\0" in value:  # PostgreSQL cannot even compare it
+            raise AuthorizationRequestInvalid("A parameter holds a NUL character.")
         params[name] = value
     return params
 

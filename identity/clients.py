@@ -217,6 +217,8 @@ async def _basic(session: AsyncSession, authorization: str, form: Mapping[str, s
         raise refused
     # RFC 6749 §2.3.1: both halves are application/x-www-form-urlencoded before encoding.
     client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
+    if "\0" in client_id:  # no client has one, and PostgreSQL cannot even compare it
+        raise refused
     if form.get("client_id", client_id) != client_id:
         raise InvalidRequest("client_id differs from the authenticated client.")
     client = await _known(session, client_id, basic=True)

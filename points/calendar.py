@@ -3,10 +3,12 @@ Asia/Shanghai (configurable), not UTC — a day starts at midnight in Wujiang.""
 
 from __future__ import annotations
 
+from calendar import monthrange
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.settings import get_settings
+from points.errors import InvalidPointsQuery
 
 
 def zone() -> ZoneInfo:
@@ -30,8 +32,33 @@ def periods(at: datetime) -> dict[str, str]:
 
 
 def start_of_local_day(day: date) -> datetime:
-    """Midnight at the start of `day`, local time, as UTC."""
-    return datetime(day.year, day.month, day.day, tzinfo=zone()).astimezone(UTC)
+    """Midnight at the start of `day`, local time, as UTC. InvalidPointsQuery for a day at
+    the very edge of the calendar, whose midnight has no UTC instant (1 January of year 1 east
+    of Greenwich): days come from requests, and no such day holds any points."""
+    try:
+        return datetime(day.year, day.month, day.day, tzinfo=zone()).astimezone(UTC)
+    except OverflowError:
+        raise _outside(day) from None
+
+
+def end_of_local_day(day: date) -> datetime:
+    """Midnight at the end of `day` (the start of the next), local time, as UTC; the same
+    refusal at the other edge (31 December 9999 has no next day)."""
+    if day == date.max:
+        raise _outside(day)
+    return start_of_local_day(day + timedelta(days=1))
+
+
+def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
+    """The start and end of a local month, as UTC; ValueError for a month that does not
+    exist."""
+    first = date(year, month, 1)
+    last = first.replace(day=monthrange(year, month)[1])
+    return start_of_local_day(first), end_of_local_day(last)
+
+
+def _outside(day: date) -> InvalidPointsQuery:
+    return InvalidPointsQuery(f"{day.isoformat()} is outside the programme's calendar.")
 
 
 def expiry_for(earned_at: datetime, policy: str | None = None) -> datetime:

@@ -85,8 +85,8 @@ async def _admin(url: str) -> asyncpg.Connection:
         _unreachable("WUJIANG_TEST_DATABASE_URL", exc)
 
 
-async def _create_postgres_database(admin_url: str) -> str:
-    name = f"wujiang_test_{uuid.uuid4().hex[:16]}"
+async def _create_postgres_database(admin_url: str, prefix: str = "wujiang_test") -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
     connection = await _admin(admin_url)
     try:
         await connection.execute(f'CREATE DATABASE "{name}"')

@@ -9,6 +9,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from core import clock
 from identity.models import StaffRole
 from points.models import Unit
 
@@ -94,7 +95,7 @@ class BehaviourIn(_Strict):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("give a timezone, e.g. 2026-01-01T00:00:00+08:00")
-        return value
+        return value if value is None else clock.in_utc_range(value)
 
     @model_validator(mode="after")
     def _window(self) -> Self:

@@ -9,8 +9,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from core import clock
 from points.schemas.awards import Community, Quantity
 
 SOURCE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
@@ -68,6 +69,7 @@ class FeedRecord(BaseModel):
     quantity: Quantity = Decimal(1)
     occurred_at: Annotated[
         AwareDatetime,
+        AfterValidator(clock.in_utc_range),
         Field(
             description="With an offset; at most 90 days ago and not in the future (5 minutes' "
             "leeway)."

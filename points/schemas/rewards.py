@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from core import clock
 from core.pagination import Page
 from points.models import RedemptionStatus
 from points.schemas.behaviours import CODE_PATTERN, LocalisedOut, Text, Title
@@ -80,7 +81,7 @@ class RewardIn(_Strict):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("give a timezone, e.g. 2026-01-01T00:00:00+08:00")
-        return value
+        return value if value is None else clock.in_utc_range(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

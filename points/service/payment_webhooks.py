@@ -103,7 +103,7 @@ async def _redemption(
 def _event(payload: bytes) -> tuple[str, str, dict[str, Any]] | None:
     try:
         body = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep for the parser: not an event either
         return None
     if not isinstance(body, dict):
         return None

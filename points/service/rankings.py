@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import cast
 
 import structlog
@@ -51,11 +51,9 @@ def display_name(resident_id: uuid.UUID) -> str:
 def _month_bounds(month: str) -> tuple[datetime, datetime]:
     try:
         year, number = (int(part) for part in month.split("-"))
-        first = date(year, number, 1)
+        return calendar.month_bounds(year, number)
     except ValueError as exc:
         raise InvalidPointsQuery("A month is written YYYY-MM.") from exc
-    following = date(year + number // 12, number % 12 + 1, 1)
-    return calendar.start_of_local_day(first), calendar.start_of_local_day(following)
 
 
 async def _score(session: AsyncSession, resident_id: uuid.UUID, month: str) -> int:

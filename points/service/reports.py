@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Collection
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,7 +42,7 @@ async def points_report(
     ordered = await _rows(
         session,
         start=calendar.start_of_local_day(date_from),
-        end=calendar.start_of_local_day(date_to + timedelta(days=1)),
+        end=calendar.end_of_local_day(date_to),
         communities=communities,
     )
     totals = ReportTotals(

@@ -77,7 +77,7 @@ def history_filters(
     if date_from is not None and date_to is not None and date_from > date_to:
         raise InvalidPointsQuery("`from` is after `to`.")
     start = calendar.start_of_local_day(date_from) if date_from else None
-    end = calendar.start_of_local_day(date_to + timedelta(days=1)) if date_to else None
+    end = calendar.end_of_local_day(date_to) if date_to else None
     return HistoryFilters.model_validate(
         {"category": category, "kind": kind, "start": start, "end": end}
     )

@@ -178,6 +178,8 @@ async def test_an_existing_query_on_the_redirect_uri_is_kept(client, partner):
         urlencode(authorize_params()) + "&state=again",
         urlencode({**authorize_params(), "redirect_uri": "https://吴江.example/\u0000回调"}),
         urlencode({**authorize_params(), "client_id": "\U0001f600\u202e"}),
+        # A NUL anywhere the client is looked up: a 500 on PostgreSQL before.
+        urlencode({**authorize_params(), "client_id": "tongban\u0000"}),
         "&".join(f"p{i}=1" for i in range(200)),
     ],
 )

@@ -78,6 +78,17 @@ async def test_refusals_keep_the_oauth_error_body(client, session, redis) -> Non
     assert no_auth.json()["error"] == "invalid_client"
 
 
+async def test_a_client_id_with_a_nul_character_is_no_client(client, session, redis) -> None:
+    """Basic credentials are decoded by the client authentication, which refuses a NUL in
+    the id before looking it up (PostgreSQL cannot compare it: it was a 500 there)."""
+    client_id, secret = await feed_client(session)
+
+    answer = await token(client, f"{client_id}\u0000", secret)
+
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "invalid_client"
+
+
 async def test_a_partner_without_feed_scopes_may_not_use_the_grant(client, session, redis) -> None:
     partner, secret = await clients.register(
         session,

@@ -152,3 +152,65 @@ async def test_unhandled_error_is_500_problem_without_internals(
     [logged] = [entry for entry in logs if entry["event"] == "http.unhandled_error"]
     assert logged["log_level"] == "error"
     assert logged["request_id"] == response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "send", "field"),
+    [
+        # Each of these was a 500 on PostgreSQL (which stores NUL in no text or JSON column),
+        # and was accepted, even stored, on SQLite.
+        ("GET", "/v1/rewards/tote%00bag", {}, "path.code"),
+        ("GET", "/v1/behaviours?category=green%00", {}, "query.category"),
+        (
+            "POST",
+            "/v1/auth/sessions/password",
+            {"json": {"phone": "13812345678", "password": "x", "device_name": "iPhone\u0000"}},
+            "body.device_name",
+        ),
+        (
+            "POST",
+            "/v1/staff/sessions",
+            {
+                "json": {
+                    "username": "li.wei",
+                    "password": "x",
+                    "totp_code": "1",
+                    "x": [{"\u0000": 1}],
+                }
+            },
+            "body.x.0",  # the object whose key holds it
+        ),
+    ],
+)
+async def test_nul_characters_are_refused_wherever_they_come_in(
+    client: httpx.AsyncClient, method: str, url: str, send: dict, field: str
+) -> None:
+    response = await client.request(method, url, **send)
+
+    problem = problem_of(response)
+    assert problem["status"] == 422
+    assert problem["type"] == "urn:wujiang:problem:validation-error"
+    assert [(e["field"], e["type"]) for e in problem["errors"]] == [(field, "nul")]
+
+
+async def test_a_nul_character_in_an_oauth_form_is_an_invalid_request(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/oauth2/device_authorization", data={"client_id": "wujiang-tv\u0000"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+async def test_text_that_only_spells_a_nul_escape_is_not_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    # JSON "\\u0000" is a backslash and five characters, no NUL: the sign-in goes ahead.
+    response = await client.post(
+        "/v1/auth/sessions/password",
+        json={"phone": "13812345678", "password": "x", "device_name": "\\u0000"},
+    )
+
+    assert problem_of(response)["type"] == "urn:wujiang:problem:invalid-credentials"

@@ -112,6 +112,23 @@ async def test_a_batch_is_imported_once_however_often_it_is_sent(
         assert (await ledger.verify(session)).ok
 
 
+async def test_a_time_beyond_utc_fails_its_row_only(committed_client, setup) -> None:
+    """occurred_at that no UTC instant matches is that row's error (it was a 500 for the
+    whole batch, from the conversion to UTC)."""
+    rows = [json.loads(line) for line in batch(setup.resident_id, "t-1", "t-2").splitlines()]
+    rows[0]["occurred_at"] = "9999-12-31T23:59:59-14:00"
+    body = "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+    response = await committed_client.post(URL, content=body, headers={**setup.machine, **NDJSON})
+
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["imported"], report["failed"]) == (1, 1)
+    [error] = report["errors"]
+    assert (error["line"], error["record_id"], error["reason"]) == (1, "t-1", "invalid-row")
+    assert error["message"].startswith("occurred_at:")
+
+
 async def test_a_csv_batch(committed_client, setup) -> None:
     body = (
         "record_id,resident,behaviour,quantity,occurred_at,community\n"

@@ -264,6 +264,22 @@ async def test_unknown_event_types_are_acknowledged_and_ignored(client, provider
     assert response.json()["outcome"] == "ignored"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff\xfe", b"[]", b"[" * 100_000 + b"]" * 100_000],
+    ids=["not-utf-8", "not-an-object", "nested-100000-deep"],
+)
+async def test_authentic_bodies_that_are_no_event_are_acknowledged_and_ignored(
+    client, provider, body
+) -> None:
+    """Signed, so the provider sent it, but not an event we can read: acknowledged, so the
+    provider stops retrying (nested past the JSON parser's depth, it was a 500)."""
+    response = await deliver(client, body)
+
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "ignored"
+
+
 @given(st.binary(max_size=200), st.integers(min_value=0, max_value=2**33))
 def test_a_signature_verifies_only_its_own_body_and_time(body: bytes, t: int) -> None:
     at = datetime.fromtimestamp(t, UTC)

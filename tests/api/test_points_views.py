@@ -135,6 +135,9 @@ async def test_history_filters_over_http(client: AsyncClient, session: AsyncSess
         {"category": "sports"},
         {"from": "2026-13-01"},
         {"from": "2026-11-11", "to": "2026-11-10"},
+        # Days whose local midnight has no UTC instant: refused, never a crash (was a 500).
+        {"from": "0001-01-01"},
+        {"to": "9999-12-31"},
     ],
 )
 async def test_invalid_history_queries_are_problems(
@@ -211,12 +214,22 @@ async def test_ranking_choice_needs_the_app_and_valid_input(
         "/v1/points/rankings/songling", params={"month": "2026-13"}, headers=me.headers
     )
     bad_path = await client.get("/v1/points/rankings/SONGLING", headers=me.headers)
+    # Months at the edges of the calendar (a 500 before: their bounds overflowed).
+    edges = [
+        await client.get(
+            "/v1/points/rankings/songling", params={"month": month}, headers=me.headers
+        )
+        for month in ("0001-01", "9999-12")
+    ]
 
     assert problem_of(from_tv)["status"] == 403
     assert problem_of(anonymous)["status"] == 401
     assert problem_of(bad_community)["status"] == 422
     assert problem_of(bad_month)["status"] == 422
     assert problem_of(bad_path)["status"] == 422
+    assert [problem_of(edge)["type"] for edge in edges] == 2 * [
+        "urn:wujiang:problem:invalid-points-query"
+    ]
 
 
 async def test_a_month_that_is_no_calendar_month_is_an_invalid_query(

@@ -102,6 +102,9 @@ async def test_only_admins_get_reports(client: AsyncClient, session: AsyncSessio
         {"from": "2026-12-01", "to": "2026-11-01"},
         {"from": "2024-01-01", "to": "2026-01-01"},
         RANGE | {"format": "xlsx"},
+        # Days whose local midnight has no UTC instant: refused, never a crash (was a 500).
+        {"from": "0001-01-01", "to": "0001-01-02"},
+        {"from": "9999-12-31", "to": "9999-12-31"},
     ],
 )
 async def test_invalid_report_queries_are_problems(

@@ -339,3 +339,26 @@ async def test_rewards_are_added_as_one_a_list_or_a_catalogue(client, session) -
     assert problem_of(loose)["errors"] == [
         {"path": "rewards[0].stock", "message": "Input should be a valid integer"}
     ]
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"valid_until": "9999-12-31T23:59:59-14:00"},  # year 10000 in UTC
+        {"valid_from": "0001-01-01T00:00:00+14:00"},  # year 0 in UTC
+    ],
+)
+async def test_a_validity_window_beyond_utc_is_refused(client, session, window) -> None:
+    """Well-formed ISO 8601 that no UTC instant matches: a problem naming the field, not a
+    500 when the column converts it (on both backends)."""
+    admin = await make_staff(session, "admin.wu", [("admin", "*")])
+
+    response = await client.post(
+        "/v1/admin/rewards",
+        json=reward_fields("far-away", **window),
+        headers={**admin.headers, **key()},
+    )
+
+    problem = problem_of(response)
+    assert problem["type"] == "urn:wujiang:problem:invalid-reward"
+    assert [e["path"] for e in problem["errors"]] == [f"rewards[0].{next(iter(window))}"]

@@ -130,6 +130,7 @@ async def test_nothing_published_yet(session: AsyncSession) -> None:
         ({"certified_by": "'feed:'"}, "behaviours[0].certified_by", "must be a staff role"),
         ({"evidence_required": "'yes'"}, "behaviours[0].evidence_required", "valid boolean"),
         ({"active_from": "2026-01-01T00:00:00"}, "behaviours[0].active_from", "timezone"),
+        ({"active_until": "9999-12-31T23:59:59-14:00"}, "behaviours[0].active_until", "in UTC"),
         ({"bonus": "3"}, "behaviours[0].bonus", "Extra inputs"),
         (
             {"active_from": "2026-02-01T00:00:00+08:00", "active_until": "2026-01-01T00:00:00Z"},

@@ -2,10 +2,12 @@
 every operation, sends the examples it documents, the boundary and invalid values its schemas
 suggest (the coverage phase) and generated requests, valid and invalid, as whoever the
 operation is for (tests/contract/credentials.py), against a real server seeded with a world
-(tests/contract/seeding.py).
+(tests/contract/seeding.py); some generated values are swapped for ones that world holds and
+some for hostile ones (tests/contract/substitutions.py).
 
 Checked on every response: no server error (5xx). The server's log lines for a failing request
-(5xx tracebacks are `http.unhandled_error`) are added to the failure.
+(5xx tracebacks are `http.unhandled_error`) are added to the failure. After the module, the
+ledger the run leaves must verify (tests/contract/conftest.py).
 
 Environment:
 - `WUJIANG_FUZZ_EXAMPLES`: generated examples per operation (default 15: the whole run in

@@ -54,6 +54,10 @@ def start_worker(record: Path, *args: str) -> subprocess.Popen[bytes]:
         "WUJIANG_NOTIFY_LEASE_SECONDS": str(LEASE_SECONDS),
         "WUJIANG_WORKER_POLL_SECONDS": "0.05",
         "WUJIANG_LOG_LEVEL": "WARNING",
+        # No quiet hours (start == end): these tests run on the real clock, and notices held
+        # for the morning would leave nothing to deliver between 22:00 and 08:00 in Wujiang.
+        "WUJIANG_NOTIFY_QUIET_START": "00:00",
+        "WUJIANG_NOTIFY_QUIET_END": "00:00",
     }
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "tests.notifications.crash_worker", str(record), *args],
@@ -179,8 +183,10 @@ async def test_a_worker_that_outlived_its_lease_cannot_overwrite_the_next_attemp
     await clear_outbox(committed_db)
     await notify(committed_db, someone.id, "points.awarded", **awarded())
     worker = make_worker(committed_db, fcm_settings)
+    # 10:00 in Wujiang tomorrow: after the notice was queued, and outside the quiet hours.
+    daytime = (clock.now() + timedelta(days=1)).replace(hour=2, minute=0, second=0)
     try:
-        with clock.frozen(clock.now()):
+        with clock.frozen(daytime):
             async with committed_db.unit_of_work() as session:
                 await fan_out(session, limit=10, timezone="Asia/Shanghai")
             async with committed_db.unit_of_work() as session:  # a worker claims, then stalls

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: venv run test lint bench contract contract-check contract-ts contract-ts-generate contract-ts contract-ts-generate
+.PHONY: venv run test lint bench contract contract-check contract-ts contract-ts-generate
 
 venv: $(STAMP)
 

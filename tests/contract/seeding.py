@@ -15,6 +15,11 @@ each JSON line read from stdin with one JSON line, until stdin closes:
 - `{"op": "card", "who": "kiosk"}`: that resident's card usable again whatever the run did to
   it (lost, frozen, cancelled, PIN changed or locked): the active card, or a new one, with the
   PIN `PIN` and no lock;
+- `{"op": "kiosk"}`: a new kiosk (`id`, `secret`), to start sessions at when the run has used up
+  the per-kiosk limit on session starts of the one it had;
+- `{"op": "caller"}`: a new hotline resident (`id`, `phone`, `card`), calling from a number of
+  their own, when the run has used up the per-number limit on IVR verifications; the commands
+  about `hotline` are about them from then on;
 - `{"op": "verify"}`: `ledger.verify` over everything the run left (`ok`, `violations`).
 
 A refused command answers `{"error": "..."}`. Nothing here touches Redis: with the in-process
@@ -92,6 +97,7 @@ AWARDS = [
 ]
 PENDING_AWARD = ("civilised-traffic", 4)
 SEED_ACTOR = "staff:contract-seed"
+CALLER_SEQUENCES = 100  # ID number sequences of the callers made during the run, from here on
 
 
 def _reward(code: str, title: str, points_cost: int, **more: Any) -> RewardIn:
@@ -221,6 +227,30 @@ async def usable_card(session: AsyncSession, resident_id: uuid.UUID) -> dict[str
 # --- the world -----------------------------------------------------------------------------------
 
 
+async def new_caller(session: AsyncSession, earlier: int) -> dict[str, Any]:
+    """A resident verified by real name, on a number of their own, with a card and its PIN:
+    nothing more is needed to call the IVR."""
+    phone = "137" + "".join(secrets.choice("0123456789") for _ in range(8))
+    resident, _ = await residents.find_or_create_by_phone(session, phone=phone)
+    await residents.verify_real_name(
+        session,
+        FormatOnlyVerifier(),
+        resident_id=resident.id,
+        name="赵志强",
+        id_number=make_id_number(sequence=CALLER_SEQUENCES + earlier),
+    )
+    await citizen_card.issue(
+        session,
+        resident_id=resident.id,
+        number="320501" + "".join(secrets.choice("0123456789") for _ in range(10)),
+        chip_uid=secrets.token_hex(4).upper(),
+        actor=SEED_ACTOR,
+        channel="counter",
+    )
+    await citizen_card.set_pin(session, resident_id=resident.id, pin=PIN)
+    return {"id": str(resident.id), "phone": phone, "card": await usable_card(session, resident.id)}
+
+
 async def seed(session: AsyncSession) -> dict[str, Any]:
     """Everything the run starts from; what it returns is what the run may use."""
     document = points.DEFAULT_BEHAVIOURS.read_text(encoding="utf-8")
@@ -251,6 +281,7 @@ async def seed(session: AsyncSession) -> dict[str, Any]:
             name: dict(zip(("id", "secret"), await _kiosk(session, name), strict=True))
             for name in ("working", "fuzzed")
         },
+        "callers": [],
         "ticket_number": (
             await tickets.create_ticket(
                 session,
@@ -394,6 +425,12 @@ async def answer(database: Database, world: dict[str, Any], command: dict[str, A
                 return await staff_session(session, command["who"])
             case "card":
                 return await usable_card(session, uuid.UUID(people[command["who"]]["id"]))
+            case "kiosk":
+                return dict(zip(("id", "secret"), await _kiosk(session, "renewed"), strict=True))
+            case "caller":
+                people["hotline"] = await new_caller(session, len(world["callers"]))
+                world["callers"].append(people["hotline"]["id"])
+                return people["hotline"]
             case "verify":
                 report = await ledger.verify(session)
                 return {"ok": report.ok, "violations": [str(v) for v in report.violations[:20]]}

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import segno
 from fastapi import Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api import authorize_pages as pages
 from api.deps import Session, caller_bucket
@@ -223,8 +223,8 @@ LOGOUT_PARAMETERS = [
     ),
     _query(
         "client_id",
-        "Names the client when there is no `id_token_hint`; must match the hint's if both.",
-        maxLength=100,
+        "Names the client when there is no `id_token_hint`; must match the hint's if both. A "
+        "client we do not know (or a mismatch) only means no redirect: the signed-out page.",
     ),
     _query(
         "post_logout_redirect_uri",
@@ -497,7 +497,7 @@ def _with_state(uri: str, state: str | None) -> str:
 class QrAnswer(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"approve": True}]})
 
-    approve: bool = Field(description="`true` signs the browser in as this resident.")
+    approve: StrictBool = Field(description="`true` signs the browser in as this resident.")
 
 
 class ClaimOut(BaseModel):

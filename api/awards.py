@@ -13,6 +13,7 @@ import points
 from api.deps import Session
 from api.idempotency import idempotent
 from api.pagination import Paging
+from api.params import Flag
 from api.principal import CurrentResident, CurrentStaff, StaffKey, StaffPrincipal, require_staff
 from api.routing import contract_router
 from identity.models import StaffRole
@@ -183,7 +184,7 @@ async def reverse_award(
 
 @router.get("/v1/staff/flags", summary="Fraud signals to review")
 async def fraud_flags(
-    session: Session, approver: Approver, page: Paging, reviewed: bool = False
+    session: Session, approver: Approver, page: Paging, reviewed: Flag = False
 ) -> FlagPage:
     """Newest first, in the communities where the caller approves; `reviewed=true` for the
     ones already looked at. A flag never blocks its award."""

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import segno
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.authorize_pages import device_page
@@ -48,7 +48,7 @@ class Decision(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"approve": True}]})
 
-    approve: bool
+    approve: StrictBool
 
 
 @router.post(

@@ -14,6 +14,7 @@ from fastapi import Body, Response, status
 
 from api.deps import Session
 from api.pagination import Paging, page_of
+from api.params import Flag
 from api.principal import CurrentResident, OptionalResidentKey
 from api.routing import contract_router
 from core.pagination import time_key
@@ -104,7 +105,7 @@ async def remove_push_token(device_id: uuid.UUID, session: Session, me: CurrentR
 
 @router.get("/inbox", summary="My notices")
 async def my_inbox(
-    session: Session, me: CurrentResident, page: Paging, unread_only: bool = False
+    session: Session, me: CurrentResident, page: Paging, unread_only: Flag = False
 ) -> InboxPage:
     """Newest first."""
     return await inbox.page(

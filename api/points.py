@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import Path, Query
@@ -10,6 +9,7 @@ from fastapi import Path, Query
 import points
 from api.deps import Session
 from api.pagination import Paging
+from api.params import Day
 from api.principal import CurrentResident, PointsReader
 from api.routing import contract_router
 from core.redis import get_redis
@@ -50,10 +50,10 @@ async def my_points_history(
     category: CategoryFilter = None,
     kind: Annotated[HistoryKind | None, Query(description="Only this kind of movement.")] = None,
     date_from: Annotated[
-        date | None, Query(alias="from", description="First local day (YYYY-MM-DD).")
+        Day | None, Query(alias="from", description="First local day (YYYY-MM-DD).")
     ] = None,
     date_to: Annotated[
-        date | None, Query(alias="to", description="Last local day (YYYY-MM-DD).")
+        Day | None, Query(alias="to", description="Last local day (YYYY-MM-DD).")
     ] = None,
 ) -> HistoryPage:
     """Newest first; pass `next_cursor` back as `cursor` for the next page (with the same

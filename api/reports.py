@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Response
 
 import points
 from api.deps import Session
+from api.params import Day
 from api.principal import StaffPrincipal, require_staff
 from api.routing import contract_router
 from identity.models import StaffRole
@@ -66,8 +66,8 @@ def _communities(staff: StaffPrincipal) -> frozenset[str] | None:
 async def points_report(
     session: Session,
     staff: Admin,
-    date_from: Annotated[date, Query(alias="from", description="First local day.")],
-    date_to: Annotated[date, Query(alias="to", description="Last local day, inclusive.")],
+    date_from: Annotated[Day, Query(alias="from", description="First local day.")],
+    date_to: Annotated[Day, Query(alias="to", description="Last local day, inclusive.")],
     format: Annotated[
         Literal["json", "csv"], Query(description="`csv` answers `text/csv`, for a download.")
     ] = "json",

@@ -139,7 +139,7 @@ class ReversalIn(BaseModel):
 
     reason: Note
     # None: everything that is left of the award.
-    points: Annotated[int, Field(gt=0)] | None = Field(
+    points: Annotated[int, Field(strict=True, gt=0)] | None = Field(
         default=None, description="How many to take back; absent: all of the award."
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 COMMUNITY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
@@ -20,7 +20,7 @@ class RankingChoiceIn(BaseModel):
         json_schema_extra={"examples": [{"opt_in": True, "community": "songling"}]}
     )
 
-    opt_in: bool
+    opt_in: StrictBool
     community: RankingCommunity
 
 

@@ -117,6 +117,18 @@ async def test_adding_the_same_message_twice_adds_one_item(session):
     assert count == 1
 
 
+@pytest.mark.parametrize("spelling", ["1", "0", "yes", "on", "True", ""])
+async def test_unread_only_is_spelled_true_or_false(client, session, spelling):
+    me = await make_resident(session)
+
+    response = await client.get(
+        "/v1/me/inbox", params={"unread_only": spelling}, headers=me.headers
+    )
+
+    assert response.status_code == 422
+    assert problem_of(response)["errors"][0]["field"] == "query.unread_only"
+
+
 @pytest.mark.usefixtures("still")
 async def test_unread_only_and_marking_one_read(client, session):
     me = await make_resident(session)

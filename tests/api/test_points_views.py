@@ -138,6 +138,10 @@ async def test_history_filters_over_http(client: AsyncClient, session: AsyncSess
         # Days whose local midnight has no UTC instant: refused, never a crash (was a 500).
         {"from": "0001-01-01"},
         {"to": "9999-12-31"},
+        # What lax parsing would read as a day (1970-01-01, a timestamp): only YYYY-MM-DD.
+        {"to": "0"},
+        {"from": "1796309775"},
+        {"from": "2026-11-11T00:00:00"},
     ],
 )
 async def test_invalid_history_queries_are_problems(
@@ -243,3 +247,19 @@ async def test_a_month_that_is_no_calendar_month_is_an_invalid_query(
 
     assert response.status_code == 422
     assert problem_of(response)["type"].endswith("invalid-points-query")
+
+
+@pytest.mark.parametrize("opt_in", [0, 1, "true", "yes", None])
+async def test_joining_the_ranking_takes_only_a_json_boolean(
+    client: AsyncClient, session: AsyncSession, opt_in: object
+) -> None:
+    me = await make_resident(session)
+
+    response = await client.put(
+        "/v1/me/points/ranking",
+        json={"opt_in": opt_in, "community": "songling"},
+        headers=me.headers,
+    )
+
+    assert response.status_code == 422
+    assert problem_of(response)["errors"][0]["field"] == "body.opt_in"

@@ -99,7 +99,12 @@ async def validation_error_handler(request: Request, exc: RequestValidationError
     )
 
 
-async def http_error_handler(request: Request, exc: HTTPException) -> ProblemResponse:
+async def http_error_handler(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI's answer to a JSON body it could not decode as text (not UTF-8): the same
+        # refusal as any other body that is not JSON.
+        unreadable = {"type": "json_invalid", "loc": ("body",), "msg": "The body is not UTF-8"}
+        return await validation_error_handler(request, RequestValidationError([unreadable]))
     title = _status_phrase(exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
     return problem(

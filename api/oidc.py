@@ -126,8 +126,14 @@ class TokenForm(ClientAuthenticationFields):
     token: Annotated[str, Field(max_length=4096, description="An access token or a refresh token.")]
     token_type_hint: NotRequired[
         Annotated[
-            Literal["access_token", "refresh_token"],
-            Field(description="Accepted and not needed: both kinds are looked up."),
+            str,
+            Field(
+                max_length=4096,
+                examples=["access_token", "refresh_token"],
+                description="`access_token` or `refresh_token`; a hint only (RFC 7009 §2.1): "
+                "both kinds are looked up whatever it says, and a value we do not know is "
+                "ignored.",
+            ),
         ]
     ]
 

@@ -99,7 +99,9 @@ def _document_refusals(
     responses: dict[str, Any] = operation["responses"]
     oauth = problems.is_oauth_path(path)
     by_status: dict[int, list[problems.Refusal]] = defaultdict(list)
-    if responses.pop("422", None) is not None:  # FastAPI's own validation response
+    # FastAPI's own validation response, and input it does not parse (a raw body) refused
+    # the same way: no client text may carry NUL (api.deps.refuse_nul_characters).
+    if responses.pop("422", None) is not None or "requestBody" in operation:
         refusal = problems.oauth_validation() if oauth else problems.validation()
         by_status[refusal.status].append(refusal)
     for error in declared_refusals(route):

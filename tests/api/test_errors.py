@@ -88,6 +88,24 @@ async def test_malformed_json_is_a_validation_problem(client: httpx.AsyncClient)
 
 
 @pytest.mark.usefixtures("routes")
+async def test_a_json_body_that_is_not_utf8_is_a_validation_problem(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/test/signup",
+        content=b'{"name": "\xff\xfe"}',
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    problem = problem_of(response)
+    assert problem["type"] == "urn:wujiang:problem:validation-error"
+    assert problem["errors"] == [
+        {"field": "body", "message": "The body is not UTF-8", "type": "json_invalid"}
+    ]
+
+
+@pytest.mark.usefixtures("routes")
 async def test_domain_error_renders_its_own_problem(client: httpx.AsyncClient) -> None:
     response = await client.get("/test/frozen")
 

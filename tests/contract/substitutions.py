@@ -49,6 +49,10 @@ HOSTILE_INTEGERS = [2**31, 2**53 + 1, 2**63 - 1, 2**63, -(2**63) - 1, 2**64, 10*
 HOSTILE_ONE_IN = 8
 _TEXT = [value for value, weight in HOSTILE_TEXT for _ in range(weight)]
 
+# A path segment the client itself would drop or resolve ("/cards//freeze", "/cards/./freeze"
+# is "/cards/freeze"): sent percent-encoded, so the server sees the value and judges it.
+DOT_SEGMENTS = {".": "%2E", "..": "%2E%2E"}
+
 Values = Callable[[str], list[str]]  # the operation's path template -> the values known
 
 
@@ -110,8 +114,11 @@ def substitute(case: Case, table: dict[tuple[str, str], Values]) -> Case:
     swap = _Swapper(case.operation.label, case.operation.path, table)
     if case.path_parameters:
         swapped = swap.container("path", case.path_parameters)
-        if swapped is not None:
-            case.path_parameters = swapped
+        if swapped is not None or _dot_segments(case.path_parameters):
+            case.path_parameters = {
+                name: DOT_SEGMENTS.get(value, value)
+                for name, value in (swapped or case.path_parameters).items()
+            }
     if case.query:
         swapped = swap.container("query", case.query)
         if swapped is not None:
@@ -121,6 +128,10 @@ def substitute(case: Case, table: dict[tuple[str, str], Values]) -> Case:
         if body is not case.body:
             case.body = body
     return case
+
+
+def _dot_segments(parameters: dict[str, Any]) -> bool:
+    return any(isinstance(value, str) and value in DOT_SEGMENTS for value in parameters.values())
 
 
 class _Swapper:
@@ -153,7 +164,8 @@ class _Swapper:
         if digest[2] % HOSTILE_ONE_IN:
             return value
         if isinstance(value, str):
-            return _TEXT[digest[3] % len(_TEXT)]
+            hostile = _TEXT[digest[3] % len(_TEXT)]
+            return value if location == "path" and hostile == "" else hostile
         if isinstance(value, int) and not isinstance(value, bool):
             return HOSTILE_INTEGERS[digest[3] % len(HOSTILE_INTEGERS)]
         return value

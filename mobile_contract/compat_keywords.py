@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -149,6 +150,39 @@ def value_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Findin
     if added:
         findings.append(Finding("enum-widened", Effect.WIDENS, f"{_listed(added)} added"))
     return findings
+
+
+def within_bounds(values: Iterable[Any], schema: Mapping[str, Any]) -> bool:
+    """Whether every one of `values` keeps to `schema`'s lengths, pattern and numeric limits:
+    then tighter bounds replacing an `enum` of them refuse none of the values allowed before."""
+    for value in values:
+        if isinstance(value, str):
+            length = len(value)
+            if length < _number(schema.get("minLength"), 0):
+                return False
+            if length > _number(schema.get("maxLength"), math.inf):
+                return False
+            pattern = schema.get("pattern")
+            if isinstance(pattern, str) and not _matches(pattern, value):
+                return False
+        elif _is_number(value):
+            lower = numeric_bound(schema, upper=False)
+            upper = numeric_bound(schema, upper=True)
+            if lower and (value < lower[0] or (lower[1] and value == lower[0])):
+                return False
+            if upper and (value > upper[0] or (upper[1] and value == upper[0])):
+                return False
+            step = schema.get("multipleOf")
+            if _is_number(step) and step and (value / step) % 1:
+                return False
+    return True
+
+
+def _matches(pattern: str, value: str) -> bool:
+    try:
+        return re.search(pattern, value) is not None
+    except re.error:
+        return False  # a pattern Python cannot read: assume the worst
 
 
 def _listed(values: Mapping[str, Any] | None) -> str:

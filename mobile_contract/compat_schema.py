@@ -16,6 +16,7 @@ from typing import Any
 from mobile_contract.compat_keywords import (
     Effect,
     Finding,
+    allowed_values,
     count_limit_change,
     multiple_of_change,
     numeric_bound_changes,
@@ -24,6 +25,7 @@ from mobile_contract.compat_keywords import (
     type_of,
     unique_items_change,
     value_changes,
+    within_bounds,
 )
 from mobile_contract.compat_report import Change
 from mobile_contract.compat_unions import (
@@ -41,6 +43,19 @@ _NUMBERS = frozenset({None, "integer", "number"})
 _FORMATTED = _TEXT | _NUMBERS
 _ARRAYS = frozenset({None, "array"})
 _OBJECTS = frozenset({None, "object"})
+# Findings about bounds on strings and numbers (lengths, pattern, minimum, multipleOf, ...).
+_BOUND_CODES = frozenset(
+    {
+        *("limit-narrowed", "limit-widened", "limit-changed"),
+        *("pattern-added", "pattern-removed", "pattern-changed"),
+    }
+)
+
+
+def _listed_within(listing: Mapping[str, Any], bounding: Mapping[str, Any]) -> bool:
+    """Whether `listing` has `enum`/`const` values, all of them within `bounding`'s bounds."""
+    values = allowed_values(listing)
+    return values is not None and within_bounds(values.values(), bounding)
 
 
 class Direction(Enum):
@@ -141,6 +156,10 @@ class _Comparer:
             findings += [restriction_change(old, new, "format")]
         if kinds & _NUMBERS:
             findings += [*numeric_bound_changes(old, new), multiple_of_change(old, new)]
+        if _listed_within(old, new) or _listed_within(new, old):
+            # One side lists its values and the other's bounds take every one of them: what
+            # changed is which values are allowed, which `value_changes` reports alone.
+            findings = [f for f in findings if not (f and f.code in _BOUND_CODES)]
         for finding in findings:
             if finding:
                 self._report(finding, pointer)

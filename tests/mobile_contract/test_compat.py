@@ -192,6 +192,22 @@ VALUE_CHANGES = {
         False,
     ),
     "const changed": ({"const": "v1"}, {"const": "v2"}, "const-changed", True, True),
+    # A list of values replaced by bounds that take every one of them (token_type_hint):
+    # only values were added.
+    "enum to bounded string that takes the old values": (
+        {"type": "string", "enum": ["access_token", "refresh_token"]},
+        {"type": "string", "maxLength": 4096, "pattern": "^[a-z_]+$"},
+        "enum-widened",
+        False,
+        True,
+    ),
+    "enum to integer range that takes the old values": (
+        {"type": "integer", "enum": [1, 2, 5]},
+        {"type": "integer", "minimum": 1, "maximum": 5},
+        "enum-widened",
+        False,
+        True,
+    ),
     "maxLength lowered": (
         {"type": "string", "maxLength": 200},
         {"type": "string", "maxLength": 100},
@@ -335,6 +351,16 @@ def test_a_value_change_breaks_whoever_can_meet_the_unexpected_value(
 
     assert (in_request.code, in_request.breaking) == (code, breaks_sender)
     assert (in_response.code, in_response.breaking) == (code, breaks_reader)
+
+
+def test_bounds_that_refuse_a_value_the_old_list_allowed_still_narrow() -> None:
+    old = {"type": "string", "enum": ["ok", "too-long"]}
+    new = {"type": "string", "maxLength": 3}
+
+    assert codes(sending(old), sending(new)) == [
+        ("enum-widened", False),
+        ("limit-narrowed", True),
+    ]
 
 
 # (old, new, request code and breaking, response code and breaking)

@@ -52,6 +52,8 @@ from api.auth import APP_SCOPE
 from api.principal import STAFF_SCOPE
 from channels.kiosk import devices as kiosks
 from citizen_card.cards import CHIP_UID
+from citizen_card.errors import WeakPin
+from citizen_card.pins import check_strength
 from core.db import Database
 from core.migrate import migrate
 from core.settings import get_keyring, get_settings
@@ -197,6 +199,18 @@ async def staff_session(session: AsyncSession, who: str) -> dict[str, str]:
     }
 
 
+def new_card_number() -> str:
+    """A random card number the run's PIN is not made of (the PIN rules refuse one holding
+    the card number's last 4 digits: 1 card in about 3,000)."""
+    while True:
+        number = "320501" + "".join(secrets.choice("0123456789") for _ in range(10))
+        try:
+            check_strength(PIN, number=number)
+        except WeakPin:
+            continue
+        return number
+
+
 async def usable_card(session: AsyncSession, resident_id: uuid.UUID) -> dict[str, str]:
     """The resident's active card, or a new one if the run lost, froze or cancelled theirs;
     either way with the PIN `PIN` and no lock (a clerk's PIN reset lifts one)."""
@@ -205,7 +219,7 @@ async def usable_card(session: AsyncSession, resident_id: uuid.UUID) -> dict[str
         issued = await citizen_card.issue(
             session,
             resident_id=resident_id,
-            number="320501" + "".join(secrets.choice("0123456789") for _ in range(10)),
+            number=new_card_number(),
             chip_uid=secrets.token_hex(4).upper(),
             actor=SEED_ACTOR,
             channel="counter",
@@ -242,7 +256,7 @@ async def new_caller(session: AsyncSession, earlier: int) -> dict[str, Any]:
     await citizen_card.issue(
         session,
         resident_id=resident.id,
-        number="320501" + "".join(secrets.choice("0123456789") for _ in range(10)),
+        number=new_card_number(),
         chip_uid=secrets.token_hex(4).upper(),
         actor=SEED_ACTOR,
         channel="counter",

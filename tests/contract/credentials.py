@@ -358,8 +358,7 @@ class Credentials:
         return str(tokens["access_token"])
 
     def start_kiosk_session(self) -> str:
-        """A card session at the working kiosk: the kiosk resident's card and PIN; if the run
-        made the card unusable, the card is made usable again first."""
+        """A card session at the working kiosk: the kiosk resident's card and PIN."""
 
         def start() -> requests.Response:
             card = self.cards["kiosk"]
@@ -370,20 +369,14 @@ class Credentials:
                 timeout=PROBE_TIMEOUT,
             )
 
-        for _ in range(RENEWAL_ATTEMPTS):
-            started = start()
-            if started.status_code == 201:
-                return str(started.json()["session_token"])
-            if started.status_code == 429:  # session starts per kiosk: start at another kiosk
-                self.world["kiosks"]["working"] = self.seeder.ask("kiosk")
-            else:
-                self.cards["kiosk"] = self.seeder.ask("card", who="kiosk")
-        raise AssertionError(f"kiosk session: {started.status_code} {started.text}")
-        return str(started.json()["session_token"])
+        def another_kiosk() -> None:  # session starts are limited per kiosk
+            self.world["kiosks"]["working"] = self.seeder.ask("kiosk")
+
+        started = self._card_session("kiosk", start, ok=201, limited=another_kiosk)
+        return str(started["session_token"])
 
     def start_ivr_session(self) -> str:
-        """An IVR session of the hotline resident calling from their phone (card ending, PIN);
-        if the run made the card unusable, the card is made usable again first."""
+        """An IVR session of the hotline resident calling from their phone (card ending, PIN)."""
 
         def verify() -> requests.Response:
             phone, card = self.world["residents"]["hotline"]["phone"], self.cards["hotline"]
@@ -396,17 +389,35 @@ class Credentials:
                 timeout=PROBE_TIMEOUT,
             )
 
+        def another_caller() -> None:  # verifications are limited per calling number
+            caller = self.seeder.ask("caller")
+            self.world["residents"]["hotline"].update(id=caller["id"], phone=caller["phone"])
+            self.cards["hotline"] = caller["card"]
+
+        verified = self._card_session("hotline", verify, ok=200, limited=another_caller)
+        return str(verified["ivr_session"])
+
+    def _card_session(
+        self,
+        who: str,
+        start: Callable[[], requests.Response],
+        *,
+        ok: int,
+        limited: Callable[[], None],
+    ) -> dict[str, Any]:
+        """The answer of `start` once it is `ok`: after a refusal, `who`'s card is made usable
+        again (the run lost, froze, locked it or changed its PIN); after a 429, `limited` moves
+        on to a kiosk or a caller the rate limit has not counted yet."""
         for _ in range(RENEWAL_ATTEMPTS):
-            verified = verify()
-            if verified.status_code == 200:
-                return str(verified.json()["ivr_session"])
-            if verified.status_code == 429:  # verifications per calling number: a new caller
-                caller = self.seeder.ask("caller")
-                self.world["residents"]["hotline"].update(id=caller["id"], phone=caller["phone"])
-                self.cards["hotline"] = caller["card"]
+            response = start()
+            if response.status_code == ok:
+                answer: dict[str, Any] = response.json()
+                return answer
+            if response.status_code == 429:
+                limited()
             else:
-                self.cards["hotline"] = self.seeder.ask("card", who="hotline")
-        raise AssertionError(f"IVR session: {verified.status_code} {verified.text}")
+                self.cards[who] = self.seeder.ask("card", who=who)
+        raise AssertionError(f"{who} card session: {response.status_code} {response.text}")
 
     def feed_token(self) -> str:
         feed = self.world["feed"]

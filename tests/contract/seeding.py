@@ -242,27 +242,17 @@ async def usable_card(session: AsyncSession, resident_id: uuid.UUID) -> dict[str
 
 
 async def new_caller(session: AsyncSession, earlier: int) -> dict[str, Any]:
-    """A resident verified by real name, on a number of their own, with a card and its PIN:
-    nothing more is needed to call the IVR."""
+    """A cardholder on a number of their own: nothing more is needed to call the IVR."""
     phone = "137" + "".join(secrets.choice("0123456789") for _ in range(8))
-    resident, _ = await residents.find_or_create_by_phone(session, phone=phone)
-    await residents.verify_real_name(
+    resident_id = await _cardholder(
         session,
-        FormatOnlyVerifier(),
-        resident_id=resident.id,
+        phone=phone,
         name="赵志强",
-        id_number=make_id_number(sequence=CALLER_SEQUENCES + earlier),
-    )
-    await citizen_card.issue(
-        session,
-        resident_id=resident.id,
+        sequence=CALLER_SEQUENCES + earlier,
         number=new_card_number(),
-        chip_uid=secrets.token_hex(4).upper(),
-        actor=SEED_ACTOR,
-        channel="counter",
+        chip=secrets.token_hex(4).upper(),
     )
-    await citizen_card.set_pin(session, resident_id=resident.id, pin=PIN)
-    return {"id": str(resident.id), "phone": phone, "card": await usable_card(session, resident.id)}
+    return {"id": str(resident_id), "phone": phone, "card": await usable_card(session, resident_id)}
 
 
 async def seed(session: AsyncSession) -> dict[str, Any]:
@@ -327,30 +317,16 @@ async def _resident(session: AsyncSession, who: str, awarder: StaffActor) -> dic
     """A resident verified by real name, with a card and its PIN, points, a redemption (a
     voucher) and an app session."""
     phone, name, sequence, number, chip = RESIDENTS[who]
-    resident, _ = await residents.find_or_create_by_phone(session, phone=phone)
-    await residents.verify_real_name(
-        session,
-        FormatOnlyVerifier(),
-        resident_id=resident.id,
-        name=name,
-        id_number=make_id_number(sequence=sequence),
+    resident_id = await _cardholder(
+        session, phone=phone, name=name, sequence=sequence, number=number, chip=chip
     )
-    await residents.set_password(session, resident_id=resident.id, password=RESIDENT_PASSWORD)
-    await citizen_card.issue(
-        session,
-        resident_id=resident.id,
-        number=number,
-        chip_uid=chip,
-        actor=SEED_ACTOR,
-        channel="counter",
-    )
-    await citizen_card.set_pin(session, resident_id=resident.id, pin=PIN)
+    await residents.set_password(session, resident_id=resident_id, password=RESIDENT_PASSWORD)
     award_ids = []
     for behaviour, quantity in [*AWARDS, PENDING_AWARD]:
         award = await points.award(
             session,
             request=AwardIn(
-                resident_id=resident.id,
+                resident_id=resident_id,
                 behaviour=behaviour,
                 quantity=Decimal(quantity),
                 community=COMMUNITY,
@@ -361,20 +337,45 @@ async def _resident(session: AsyncSession, who: str, awarder: StaffActor) -> dic
         award_ids.append(str(award.id))
     redemption = await points.redeem(
         session,
-        resident_id=resident.id,
+        resident_id=resident_id,
         reward_code="bus-ride",
         idempotency_key=f"contract-seed-{who}",
     )
     return {
-        "id": str(resident.id),
+        "id": str(resident_id),
         "phone": phone,
         "password": RESIDENT_PASSWORD,
-        "card": await usable_card(session, resident.id),
+        "card": await usable_card(session, resident_id),
         "award_ids": award_ids,
         "redemption_id": str(redemption.id),
         "voucher_code": redemption.voucher_code,
-        **await resident_session(session, resident.id),
+        **await resident_session(session, resident_id),
     }
+
+
+async def _cardholder(
+    session: AsyncSession, *, phone: str, name: str, sequence: int, number: str, chip: str
+) -> uuid.UUID:
+    """A resident verified by real name (an ID number of `sequence`) holding a card with the
+    PIN `PIN`."""
+    resident, _ = await residents.find_or_create_by_phone(session, phone=phone)
+    await residents.verify_real_name(
+        session,
+        FormatOnlyVerifier(),
+        resident_id=resident.id,
+        name=name,
+        id_number=make_id_number(sequence=sequence),
+    )
+    await citizen_card.issue(
+        session,
+        resident_id=resident.id,
+        number=number,
+        chip_uid=chip,
+        actor=SEED_ACTOR,
+        channel="counter",
+    )
+    await citizen_card.set_pin(session, resident_id=resident.id, pin=PIN)
+    return resident.id
 
 
 async def _kiosk(session: AsyncSession, name: str) -> tuple[str, str]:

@@ -118,8 +118,7 @@ def response(refusals: list[Refusal], shared: dict[str, Any]) -> dict[str, Any]:
     content: dict[str, Any] = {}
     for item in refusals:
         media = content.setdefault(item.media_type, {"schema": _schema_for(item), "examples": {}})
-        if media["schema"] != _schema_for(item):
-            media["schema"] = _either(media["schema"], _schema_for(item))
+        media["schema"] = _either(media["schema"], _schema_for(item))
         name = item.key if item.media_type == PROBLEM_MEDIA_TYPE else f"oauth-{item.key}"
         shared.setdefault(name, {"summary": item.title, "value": item.example})
         media["examples"][item.key] = {"$ref": f"#/components/examples/{name}"}
@@ -142,10 +141,10 @@ def _schema_for(item: Refusal) -> dict[str, str]:
 
 
 def _either(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
-    """A schema for bodies of either schema (a `validation-error` beside the operation's own
-    422s: `ValidationProblem` or `Problem`)."""
+    """`first`, or a schema for bodies of either when `second` is another one (a
+    `validation-error` beside the operation's own 422s: `ValidationProblem` or `Problem`)."""
     choices = first.get("anyOf", [first])
-    return {"anyOf": [*choices, second]} if second not in choices else first
+    return first if second in choices else {"anyOf": [*choices, second]}
 
 
 def _first_line(text: str | None) -> str:

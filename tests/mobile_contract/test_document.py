@@ -66,12 +66,17 @@ def test_every_refusal_is_a_documented_problem_with_a_known_type(doc) -> None:
                 if media_type == "text/html":
                     continue
                 assert media["examples"], f"{method} {path} {status} has no example"
+                schema = {**media["schema"], "components": doc["components"]}
+                validator = jsonschema_rs.Draft202012Validator(schema)
                 for key, example in media["examples"].items():
                     assert key in known, f"{method} {path} {status}: unknown type {key}"
                     value = _shared(doc, example)["value"]
                     if media_type == PROBLEM:
                         assert value["type"] == PROBLEM_TYPE_PREFIX + key
                         assert str(value["status"]) == status
+                    # The body a client meets must fit the schema it is told to expect there.
+                    errors = [e.message for e in validator.iter_errors(value)]
+                    assert errors == [], f"{method} {path} {status} {key}: {errors[:2]}"
 
 
 def _shared(doc: dict[str, Any], example: dict[str, Any]) -> dict[str, Any]:

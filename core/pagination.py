@@ -23,6 +23,7 @@ __all__ = [
     "InvalidCursor",
     "Page",
     "page_after",
+    "split_page",
     "time_key",
 ]
 
@@ -44,6 +45,15 @@ class Page(BaseModel, Generic[T]):
     )
 
 
+def split_page(
+    rows: Sequence[T], limit: int, cursor_of: Callable[[T], str]
+) -> tuple[Sequence[T], str | None]:
+    """Rows read one past `limit` (to learn whether another page follows): the page to show,
+    and the cursor continuing after its last row (None on the last page)."""
+    shown = rows[:limit]
+    return shown, cursor_of(shown[-1]) if len(rows) > limit else None
+
+
 def page_after(
     items: Sequence[T],
     *,
@@ -59,9 +69,8 @@ def page_after(
     if cursor:
         after = decode_key(kind, cursor)
         rest = [i for i in rest if (key(i) < after if descending else key(i) > after)]
-    page = rest[:limit]
-    more = len(rest) > limit
-    return page, encode_key(kind, key(page[-1])) if more else None
+    page, next_cursor = split_page(rest, limit, lambda item: encode_key(kind, key(item)))
+    return list(page), next_cursor
 
 
 def time_key(at: datetime, unique: object) -> str:

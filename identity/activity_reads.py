@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import cursors
-from core.pagination import MAX_LIMIT, Page
+from core.pagination import MAX_LIMIT, Page, split_page
 from identity.models import Activity, AuthSession
 
 EXPORT_BATCH = 1000
@@ -104,11 +104,8 @@ async def page(
     if cursor:
         query = query.where(_activity_t.c.id < decode_cursor(cursor))
     rows = (await session.execute(query.order_by(_activity_t.c.id.desc()).limit(limit + 1))).all()
-    shown = rows[:limit]
-    return ActivityPage(
-        items=[_out(row) for row in shown],
-        next_cursor=encode_cursor(shown[-1].id) if len(rows) > limit else None,
-    )
+    shown, next_cursor = split_page(rows, limit, lambda row: encode_cursor(row.id))
+    return ActivityPage(items=[_out(row) for row in shown], next_cursor=next_cursor)
 
 
 async def export_batches(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import clock, cursors
 from core.db import upsert
 from core.ids import new_id
-from core.pagination import MAX_LIMIT
+from core.pagination import MAX_LIMIT, split_page
 from notifications.errors import InboxItemNotFound
 from notifications.models import InboxItem
 from notifications.schemas import InboxItemOut, InboxPage
@@ -39,10 +39,10 @@ async def page(
     if cursor:
         query = query.where(inbox_t.c.id < decode_cursor(cursor))
     rows = (await session.execute(query.order_by(inbox_t.c.id.desc()).limit(limit + 1))).all()
-    shown = rows[:limit]
+    shown, next_cursor = split_page(rows, limit, lambda row: encode_cursor(row.id))
     return InboxPage(
         items=[_out(row) for row in shown],
-        next_cursor=encode_cursor(shown[-1].id) if len(rows) > limit else None,
+        next_cursor=next_cursor,
         unread=await unread_count(session, resident_id=resident_id),
     )
 

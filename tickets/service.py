@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import notifications
 from core import clock, cursors
 from core.ids import new_id
-from core.pagination import MAX_LIMIT
+from core.pagination import MAX_LIMIT, split_page
 from core.settings import get_settings
 from identity import residents
 from tickets.errors import (
@@ -231,10 +231,9 @@ async def resident_tickets(
     if cursor:
         query = query.where(ticket_t.c.id < cursors.decode_id("t", cursor))
     rows = (await session.execute(query.order_by(ticket_t.c.id.desc()).limit(limit + 1))).all()
-    page = rows[:limit]
+    page, next_cursor = split_page(rows, limit, lambda row: cursors.encode_id("t", row.id))
     return TicketPage(
-        items=[TicketOut.model_validate(row._mapping) for row in page],
-        next_cursor=cursors.encode_id("t", page[-1].id) if len(rows) > limit else None,
+        items=[TicketOut.model_validate(row._mapping) for row in page], next_cursor=next_cursor
     )
 
 

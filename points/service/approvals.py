@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import ledger
 import notifications
 from core import clock, cursors
+from core.pagination import split_page
 from core.redis import get_redis
 from identity.models import StaffRole
 from points.errors import (
@@ -33,10 +34,9 @@ async def pending(
     a time."""
     after = cursors.decode_id("p", cursor) if cursor else None
     rows = await repo.pending(session, approver_communities(approver), after=after, limit=limit + 1)
-    shown = rows[:limit]
+    shown, next_cursor = split_page(rows, limit, lambda row: cursors.encode_id("p", row.id))
     return AwardPage(
-        items=[await awards.to_out(session, row) for row in shown],
-        next_cursor=cursors.encode_id("p", shown[-1].id) if len(rows) > limit else None,
+        items=[await awards.to_out(session, row) for row in shown], next_cursor=next_cursor
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock, cursors
 from core.ids import new_id
+from core.pagination import split_page
 from identity.models import StaffRole
 from points.errors import AwardNotFound
 from points.models import Award, FlagKind
@@ -65,10 +66,10 @@ async def list_flags(
         before=cursors.decode_id("f", cursor) if cursor else None,
         limit=limit + 1,
     )
-    shown = rows[:limit]
+    shown, next_cursor = split_page(rows, limit, lambda row: cursors.encode_id("f", row.id))
     return FlagPage(
         items=[FlagOut.model_validate(row, from_attributes=True) for row in shown],
-        next_cursor=cursors.encode_id("f", shown[-1].id) if len(rows) > limit else None,
+        next_cursor=next_cursor,
     )
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import ledger
 from core import clock, cursors
 from core.ids import new_id
-from core.pagination import MAX_LIMIT, InvalidCursor
+from core.pagination import MAX_LIMIT, InvalidCursor, split_page
 from core.settings import Settings, get_settings
 from ledger.errors import HoldNotPending, InsufficientBalance, UnknownAccount
 from notifications import outbox
@@ -129,11 +129,10 @@ async def list_redemptions(
     rows = await repo.resident_redemptions(
         session, resident_id=resident_id, statuses=statuses, before=before, limit=limit + 1
     )
-    page = rows[:limit]
+    page, next_cursor = split_page(rows, limit, _encode_cursor)
     rewards = await repo.rewards_by_id(session, [row.reward_id for row in page])
     items = [_out(row, rewards[row.reward_id]) for row in page]
-    more = len(rows) > limit
-    return RedemptionPage(items=items, next_cursor=_encode_cursor(page[-1]) if more else None)
+    return RedemptionPage(items=items, next_cursor=next_cursor)
 
 
 async def cancel_redemption(

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock, cursors
-from core.pagination import MAX_LIMIT, InvalidCursor
+from core.pagination import MAX_LIMIT, InvalidCursor, split_page
 from points import accounts, calendar
 from points.errors import InvalidPointsQuery
 from points.repository import views as repository
@@ -106,9 +106,8 @@ async def points_history(
         before_seq=before,
         limit=limit + 1,
     )
-    page = rows[:limit]
+    page, next_cursor = split_page(rows, limit, lambda row: encode_cursor(row.seq))
     items = await _items(session, page)
-    next_cursor = encode_cursor(page[-1].seq) if len(rows) > limit else None
     return HistoryPage(items=items, next_cursor=next_cursor)
 
 
